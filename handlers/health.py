@@ -1,0 +1,39 @@
+"""Operations endpoints: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from handlers._responses import json_response
+from server import __version__
+from server.clock import iso, utcnow
+from server.db import ping
+from server.keys import CONFIG, DB, METRICS, STARTED_AT
+from server.metrics import CONTENT_TYPE
+
+
+class HealthHandler:
+    async def health(self, request: web.Request) -> web.Response:
+        """Liveness: answers without touching the database."""
+        app = request.app
+        return json_response({
+            "status": "healthy",
+            "timestamp": iso(utcnow()),
+            "uptime": round(time.monotonic() - app[STARTED_AT], 3),
+            "environment": app[CONFIG].environment,
+            "version": __version__,
+        })
+
+    async def ready(self, request: web.Request) -> web.Response:
+        """Readiness: 200 when the database answers a ping, else 503."""
+        up = await ping(request.app[DB])
+        body = {"status": "ready" if up else "unavailable",
+                "checks": {"database": "up" if up else "down"}}
+        return json_response(body, status=200 if up else 503)
+
+    async def metrics(self, request: web.Request) -> web.Response:
+        """Prometheus text exposition for the whole service."""
+        return web.Response(body=request.app[METRICS].render(),
+                            headers={"Content-Type": CONTENT_TYPE})

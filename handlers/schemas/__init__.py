@@ -1,0 +1,1 @@
+"""Marshmallow request/response shapes (the wire format), one module per resource."""

@@ -1,0 +1,61 @@
+"""helmet-equivalent security headers on every response, `no-store` on the API, no Server."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from server.keys import RESPONSE_HEADERS
+
+API_PREFIX = "/api/v1"
+
+# helmet 7 defaults (the CSP is helmet's default policy, minus nothing).
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self';base-uri 'self';font-src 'self' https: data:;"
+    "form-action 'self';frame-ancestors 'self';img-src 'self' data:;object-src 'none';"
+    "script-src 'self';script-src-attr 'none';style-src 'self' https: 'unsafe-inline';"
+    "upgrade-insecure-requests"
+)
+SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
+    ("Content-Security-Policy", CONTENT_SECURITY_POLICY),
+    ("Strict-Transport-Security", "max-age=31536000; includeSubDomains; preload"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "SAMEORIGIN"),
+    ("Referrer-Policy", "no-referrer"),
+    ("Cross-Origin-Opener-Policy", "same-origin"),
+    ("Cross-Origin-Resource-Policy", "same-origin"),
+    ("Origin-Agent-Cluster", "?1"),
+    ("X-DNS-Prefetch-Control", "off"),
+    ("X-Download-Options", "noopen"),
+    ("X-Permitted-Cross-Domain-Policies", "none"),
+    ("X-XSS-Protection", "0"),
+)
+
+
+def stamp(request: web.Request, response: web.StreamResponse) -> None:
+    """Add the security headers (a handler may have set a narrower CSP of its own)."""
+    headers = response.headers
+    for name, value in SECURITY_HEADERS:
+        if name not in headers:
+            headers[name] = value
+    if request.path.startswith(API_PREFIX):
+        headers["Cache-Control"] = "no-store"
+    owed = request.get(RESPONSE_HEADERS)
+    if owed:
+        headers.update(owed)
+
+
+@web.middleware
+async def security_headers_middleware(request: web.Request,
+                                      handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    stamp(request, response)
+    return response
+
+
+async def hide_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """on_response_prepare: runs after aiohttp adds `Server: Python/x aiohttp/y`; remove it.
+    Also stamps responses a handler prepared itself (streams), which bypass the middleware."""
+    response.headers.popall("Server", None)
+    if "X-Content-Type-Options" not in response.headers:
+        stamp(request, response)

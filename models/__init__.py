@@ -1,0 +1,1 @@
+"""One module per MongoDB collection: document shape, indexes and queries."""

@@ -1,0 +1,34 @@
+"""The app factory: pure wiring of config, middlewares, routes and resource contexts."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+
+from middlewares import build_middlewares
+from middlewares.security_headers import hide_server_header
+from server.clock import utcnow
+from server.config import Config
+from server.cors import setup_cors
+from server.db import mongo_ctx
+from server.keys import CLOCK, CONFIG, METRICS, STARTED_AT
+from server.metrics import Metrics
+from server.routes import setup_routes
+
+
+def create_app(config: Config) -> web.Application:
+    """Build the Application; no I/O here (connections open in cleanup contexts)."""
+    app = web.Application(
+        middlewares=build_middlewares(config),
+        client_max_size=config.server.max_body_size,
+    )
+    app[CONFIG] = config
+    app[METRICS] = Metrics()
+    app[CLOCK] = utcnow
+    app[STARTED_AT] = time.monotonic()
+    setup_routes(app)
+    setup_cors(app, config.cors)
+    app.on_response_prepare.append(hide_server_header)
+    app.cleanup_ctx.append(mongo_ctx)
+    return app

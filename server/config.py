@@ -1,0 +1,279 @@
+"""Typed, validated configuration: config.yaml + APP__SECTION__KEY overrides -> frozen dataclasses."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "APP__"
+DEFAULT_JWT_SECRETS = frozenset({"", "dev-access-secret-change-me", "dev-refresh-secret-change-me"})
+ENVIRONMENTS = ("development", "test", "production")
+
+_DURATION = re.compile(r"^(\d+)(ms|s|m|h|d)$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_SIZE = re.compile(r"^(\d+)\s*(b|kb|mb|gb)?$", re.IGNORECASE)
+_SIZE_UNITS = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3}
+
+
+class ConfigError(Exception):
+    """A config file or value is unusable; the message names the key."""
+
+
+class ByteSize(int):
+    """An int of bytes, written in config as `100kb`, `10mb` or a plain number."""
+
+
+def _meta(minimum: float | None = None, maximum: float | None = None,
+          choices: tuple[str, ...] | None = None) -> dict[str, Any]:
+    return {"min": minimum, "max": maximum, "choices": choices}
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = field(default=3000, metadata=_meta(0, 65535))
+    workers: int = field(default=0, metadata=_meta(0, 256))
+    # false/0: use the socket peer; true/N: trust N proxy hops of X-Forwarded-For.
+    trust_proxy: int = field(default=0, metadata=_meta(0, 10))
+    max_body_size: ByteSize = ByteSize(100 * 1024)
+    shutdown_timeout: timedelta = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class MongoConfig:
+    uri: str = ""
+    database: str = "gatehouse"
+    data_dir: str = "./data/db"
+    max_pool_size: int = field(default=50, metadata=_meta(1, 1000))
+    timeout: timedelta = timedelta(seconds=2)
+
+
+@dataclass(frozen=True, slots=True)
+class JwtConfig:
+    secret: str = "dev-access-secret-change-me"
+    refresh_secret: str = "dev-refresh-secret-change-me"
+    access_ttl: timedelta = timedelta(minutes=15)
+    refresh_ttl: timedelta = timedelta(days=7)
+    refresh_reuse_grace: timedelta = timedelta(seconds=10)
+    issuer: str = "gatehouse"
+    audience: str = "gatehouse-api"
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityConfig:
+    bcrypt_rounds: int = field(default=12, metadata=_meta(4, 31))
+    max_login_attempts: int = field(default=5, metadata=_meta(1, 1000))
+    lock_duration: timedelta = timedelta(hours=2)
+    max_sessions: int = field(default=5, metadata=_meta(1, 100))
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitConfig:
+    enabled: bool = True
+    store: str = field(default="mongodb", metadata=_meta(choices=("mongodb", "redis", "memory")))
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    window: timedelta = timedelta(minutes=15)
+    max: int = field(default=100, metadata=_meta(1))
+    auth_window: timedelta = timedelta(minutes=15)
+    auth_max: int = field(default=10, metadata=_meta(1))
+    user_window: timedelta = timedelta(minutes=15)
+    user_max: int = field(default=300, metadata=_meta(1))
+
+
+@dataclass(frozen=True, slots=True)
+class CorsConfig:
+    allowed_origins: tuple[str, ...] = ("http://localhost:3000",)
+    credentials: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class SmtpConfig:
+    host: str = "localhost"
+    port: int = field(default=587, metadata=_meta(1, 65535))
+    username: str = ""
+    password: str = ""
+    starttls: bool = True
+    timeout: timedelta = timedelta(seconds=10)
+
+
+@dataclass(frozen=True, slots=True)
+class MailConfig:
+    backend: str = field(default="console", metadata=_meta(choices=("console", "file", "smtp")))
+    sender: str = "Gatehouse <no-reply@localhost>"
+    file_dir: str = "./data/mail"
+    smtp: SmtpConfig = SmtpConfig()
+
+
+@dataclass(frozen=True, slots=True)
+class LoggingConfig:
+    level: str = field(default="info", metadata=_meta(
+        choices=("debug", "info", "warning", "error")))
+    format: str = field(default="json", metadata=_meta(choices=("json", "text")))
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    environment: str = field(default="development", metadata=_meta(choices=ENVIRONMENTS))
+    server: ServerConfig = ServerConfig()
+    mongodb: MongoConfig = MongoConfig()
+    jwt: JwtConfig = JwtConfig()
+    security: SecurityConfig = SecurityConfig()
+    rate_limit: RateLimitConfig = RateLimitConfig()
+    cors: CorsConfig = CorsConfig()
+    mail: MailConfig = MailConfig()
+    frontend_url: str = "http://localhost:3000"
+    logging: LoggingConfig = LoggingConfig()
+
+    @property
+    def is_development(self) -> bool:
+        return self.environment == "development"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+
+# YAML spells `mail.from`; `from` is a Python keyword, so the field is `sender`.
+_ALIASES = {"from": "sender"}
+
+
+def load_config(path: str | Path | None = None,
+                environ: Mapping[str, str] | None = None) -> Config:
+    """Read YAML, apply APP__ overrides, validate. Raises ConfigError naming the key."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config file ({exc.strerror})") from None
+        try:
+            loaded = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"{path}: invalid YAML{where}") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: expected a mapping at the top level")
+        raw = loaded or {}
+    _apply_env(raw, environ or {})
+    config = _build(Config, raw, "")
+    check_production(config)
+    return config
+
+
+def with_overrides(config: Config, **sections: dict[str, Any]) -> Config:
+    """Return a copy with some fields of some sections replaced (CLI flags, tests)."""
+    changes: dict[str, Any] = {}
+    for name, values in sections.items():
+        current = getattr(config, name)
+        changes[name] = dataclasses.replace(current, **values) if values else current
+    return dataclasses.replace(config, **changes)
+
+
+def check_production(config: Config) -> None:
+    """Production refuses default secrets and the embedded database."""
+    if not config.is_production:
+        return
+    if config.jwt.secret in DEFAULT_JWT_SECRETS:
+        raise ConfigError("jwt.secret: production needs a secret from the environment "
+                          "(APP__JWT__SECRET), not the default")
+    if config.jwt.refresh_secret in DEFAULT_JWT_SECRETS:
+        raise ConfigError("jwt.refresh_secret: production needs a secret from the environment "
+                          "(APP__JWT__REFRESH_SECRET), not the default")
+    if len(config.jwt.secret) < 32 or len(config.jwt.refresh_secret) < 32:
+        raise ConfigError("jwt.secret: production secrets must be at least 32 characters")
+    if not config.mongodb.uri:
+        raise ConfigError("mongodb.uri: production needs a MongoDB URI (the embedded "
+                          "database is for development and tests)")
+
+
+def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = [k.lower() for k in name[len(ENV_PREFIX):].split("__")]
+        if not all(keys):
+            raise ConfigError(f"{name}: malformed override name")
+        node = raw
+        for key in keys[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ConfigError(f"{'.'.join(keys)}: {key} is not a section")
+            node = child
+        try:
+            node[keys[-1]] = yaml.safe_load(value) if value.strip() else ""
+        except yaml.YAMLError:
+            node[keys[-1]] = value
+
+
+def _build(cls: type[Any], data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a section (mapping)")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        name = _ALIASES.get(str(key), str(key))
+        if name not in fields:
+            raise ConfigError(f"{prefix}{key}: unknown key")
+        values[name] = _convert(hints[name], value, f"{prefix}{key}", fields[name].metadata)
+    return cls(**values)
+
+
+def _convert(kind: Any, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
+    if dataclasses.is_dataclass(kind):
+        return _build(kind, {} if value is None else value, key + ".")
+    converted = _scalar(kind, value, key)
+    choices = meta.get("choices")
+    if choices and converted not in choices:
+        raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
+    low, high = meta.get("min"), meta.get("max")
+    if low is not None and converted < low:
+        raise ConfigError(f"{key}: must be at least {low}, got {value!r}")
+    if high is not None and converted > high:
+        raise ConfigError(f"{key}: must be at most {high}, got {value!r}")
+    return converted
+
+
+def _scalar(kind: Any, value: Any, key: str) -> Any:
+    if kind is timedelta:
+        match = _DURATION.match(str(value).strip())
+        if not match:
+            raise ConfigError(f"{key}: expected a duration like 30s, 15m, 2h or 7d, got {value!r}")
+        return timedelta(seconds=int(match[1]) * _DURATION_UNITS[match[2]])
+    if kind is ByteSize:
+        match = _SIZE.match(str(value).strip())
+        if not match or isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a size like 100kb or 10mb, got {value!r}")
+        return ByteSize(int(match[1]) * _SIZE_UNITS[(match[2] or "b").lower()])
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) and key.endswith("trust_proxy"):
+            return int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected a whole number, got {value!r}")
+        return value
+    if kind is str:
+        if value is None:
+            return ""
+        if not isinstance(value, str | int | float) or isinstance(value, bool):
+            raise ConfigError(f"{key}: expected text, got {value!r}")
+        return str(value)
+    if typing.get_origin(kind) is tuple:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected a list of text, got {value!r}")
+        return tuple(value)
+    raise ConfigError(f"{key}: unsupported type")  # pragma: no cover - every field type is above

@@ -1,0 +1,1 @@
+"""Multi-step flows across collections (auth, sessions)."""
