@@ -110,6 +110,11 @@ class MailConfig:
     sender: str = "Gatehouse <no-reply@localhost>"
     file_dir: str = "./data/mail"
     smtp: SmtpConfig = SmtpConfig()
+    # Outbox sender: how often an idle worker looks for due mail, and the retry policy.
+    poll_interval: timedelta = timedelta(seconds=2)
+    retry_delay: timedelta = timedelta(seconds=5)
+    retry_max_delay: timedelta = timedelta(minutes=5)
+    max_attempts: int = field(default=300, metadata=_meta(1, 100000))
 
 
 @dataclass(frozen=True, slots=True)

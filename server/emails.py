@@ -1,0 +1,56 @@
+"""The emails the service sends: verification and password reset, as text + HTML parts."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+from server.config import Config
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    """One message to enqueue: a recipient, a subject and the same content twice."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
+def _link(config: Config, path: str, token: str) -> str:
+    # API.md: `{frontend_url}/verify-email?token=<token>`; tokens are URL-safe by construction,
+    # so the link carries the token verbatim (a trailing slash on frontend_url is not doubled).
+    return f"{config.frontend_url.rstrip('/')}/{path}?token={token}"
+
+
+def _compose(to: str, subject: str, lines: list[str], link: str, action: str) -> OutgoingMail:
+    text = "\n\n".join([*lines, link, "If you did not ask for this, ignore this email."]) + "\n"
+    safe = html.escape(link, quote=True)
+    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    body = (
+        "<!DOCTYPE html><html><body>"
+        f"{paragraphs}"
+        f'<p><a href="{safe}">{html.escape(action)}</a></p>'
+        f"<p>Or copy this link into your browser:<br>{safe}</p>"
+        "<p>If you did not ask for this, ignore this email.</p>"
+        "</body></html>"
+    )
+    return OutgoingMail(to=to, subject=subject, text=text, html=body)
+
+
+def verification_email(config: Config, to: str, token: str) -> OutgoingMail:
+    """The email-verification message; its link lives 24 h (API.md)."""
+    link = _link(config, "verify-email", token)
+    lines = ["Welcome to Gatehouse.",
+             "Please confirm your email address by opening the link below. "
+             "It expires in 24 hours."]
+    return _compose(to, "Verify your email address", lines, link, "Verify email address")
+
+
+def reset_email(config: Config, to: str, token: str) -> OutgoingMail:
+    """The password-reset message; its link lives 10 min (API.md)."""
+    link = _link(config, "reset-password", token)
+    lines = ["We received a request to reset your Gatehouse password.",
+             "Open the link below to choose a new password. It expires in 10 minutes."]
+    return _compose(to, "Reset your password", lines, link, "Reset password")
