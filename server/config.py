@@ -86,6 +86,8 @@ class RateLimitConfig:
     auth_max: int = field(default=10, metadata=_meta(1))
     user_window: timedelta = timedelta(minutes=15)
     user_max: int = field(default=300, metadata=_meta(1))
+    # Bound on one counter round trip to the store; past it /api/ requests answer 503.
+    timeout: timedelta = timedelta(seconds=2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +173,7 @@ def load_config(path: str | Path | None = None,
     _apply_env(raw, environ or {})
     config = _build(Config, raw, "")
     check_production(config)
+    check_rate_limit(config)
     return config
 
 
@@ -198,6 +201,18 @@ def check_production(config: Config) -> None:
     if not config.mongodb.uri:
         raise ConfigError("mongodb.uri: production needs a MongoDB URI (the embedded "
                           "database is for development and tests)")
+
+
+def check_rate_limit(config: Config) -> None:
+    """The memory store counts per process: only a single-worker, non-production run may use it."""
+    limits = config.rate_limit
+    if not limits.enabled or limits.store != "memory":
+        return
+    if config.server.workers != 1:
+        raise ConfigError("rate_limit.store: memory counts per process; it needs "
+                          f"server.workers = 1 (got {config.server.workers}); use mongodb or redis")
+    if config.is_production:
+        raise ConfigError("rate_limit.store: memory is for development; use mongodb or redis")
 
 
 def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
