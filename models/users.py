@@ -1,0 +1,277 @@
+"""The `users` collection: document shape, indexes and every query on it.
+
+A user document also lists the ids of its live sessions (`activeSessions`, newest last,
+capped at security.max_sessions), so authenticating a request is ONE indexed find_one by
+`_id` that both proves the session is live and loads the user (see find_by_session).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId as BsonInvalidId
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo.collation import Collation
+from pymongo.errors import DuplicateKeyError
+
+from server.clock import iso
+from server.db import INDEX_BUILDERS
+from server.errors import Conflict
+
+COLLECTION = "users"
+ROLES = ("user", "admin", "moderator")
+DEFAULT_PREFERENCES: dict[str, Any] = {"theme": "light", "notifications": True, "language": "en"}
+
+
+class EmailTaken(Conflict):
+    code = "EMAIL_TAKEN"
+    message = "User already exists with this email"
+
+
+INDEXES = [
+    # Emails are stored lower-cased; the case-insensitive collation makes uniqueness hold even
+    # for a document written by another tool.
+    IndexModel([("email", ASCENDING)], name="email_unique", unique=True,
+               collation=Collation("en", strength=2)),
+    IndexModel([("emailVerificationToken", ASCENDING)], name="verification_token",
+               partialFilterExpression={"emailVerificationToken": {"$type": "string"}}),
+    IndexModel([("passwordResetToken", ASCENDING)], name="reset_token",
+               partialFilterExpression={"passwordResetToken": {"$type": "string"}}),
+    IndexModel([("createdAt", DESCENDING)], name="created_at"),
+    IndexModel([("role", ASCENDING), ("createdAt", DESCENDING)], name="role_created_at"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    first_name: str
+    last_name: str
+    email: str
+    password_hash: str
+    role: str = "user"
+    is_active: bool = True
+    is_email_verified: bool = False
+    profile_picture: str | None = None
+    phone_number: str | None = None
+    date_of_birth: datetime | None = None
+    last_login: datetime | None = None
+    login_attempts: int = 0
+    lock_until: datetime | None = None
+    preferences: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_PREFERENCES))
+    active_sessions: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> User:
+        return cls(
+            id=str(doc["_id"]), first_name=doc.get("firstName", ""),
+            last_name=doc.get("lastName", ""), email=doc["email"],
+            password_hash=doc.get("password", ""), role=doc.get("role", "user"),
+            is_active=doc.get("isActive", True),
+            is_email_verified=doc.get("isEmailVerified", False),
+            profile_picture=doc.get("profilePicture"), phone_number=doc.get("phoneNumber"),
+            date_of_birth=doc.get("dateOfBirth"), last_login=doc.get("lastLogin"),
+            login_attempts=doc.get("loginAttempts", 0), lock_until=doc.get("lockUntil"),
+            preferences={**DEFAULT_PREFERENCES, **(doc.get("preferences") or {})},
+            active_sessions=tuple(doc.get("activeSessions") or ()),
+            created_at=doc.get("createdAt"), updated_at=doc.get("updatedAt"),
+        )
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def to_public(self) -> dict[str, Any]:
+        """The user as the API returns it: never a password, hash or token."""
+        return {
+            "id": self.id, "firstName": self.first_name, "lastName": self.last_name,
+            "fullName": self.full_name, "email": self.email, "role": self.role,
+            "isActive": self.is_active, "isEmailVerified": self.is_email_verified,
+            "phoneNumber": self.phone_number, "dateOfBirth": iso(self.date_of_birth),
+            "profilePicture": self.profile_picture, "preferences": dict(self.preferences),
+            "lastLogin": iso(self.last_login), "createdAt": iso(self.created_at),
+            "updatedAt": iso(self.updated_at),
+        }
+
+    def to_summary(self) -> dict[str, Any]:
+        """The short form the auth routes return (API.md: register/login `data.user`)."""
+        return {"id": self.id, "firstName": self.first_name, "lastName": self.last_name,
+                "email": self.email, "role": self.role,
+                "isEmailVerified": self.is_email_verified}
+
+    def locked_at(self, now: datetime) -> bool:
+        return self.lock_until is not None and self.lock_until > now
+
+
+def object_id(user_id: str | ObjectId) -> ObjectId | None:
+    """The ObjectId of a 24-hex id string, or None when it is not one."""
+    if isinstance(user_id, ObjectId):
+        return user_id
+    try:
+        return ObjectId(user_id)
+    except (BsonInvalidId, TypeError):
+        return None
+
+
+async def ensure_indexes(db: Any) -> None:
+    await db[COLLECTION].create_indexes(INDEXES)
+
+
+INDEX_BUILDERS.append(ensure_indexes)
+
+
+def _maybe(doc: Mapping[str, Any] | None) -> User | None:
+    return User.from_doc(doc) if doc else None
+
+
+def new_user_doc(*, first_name: str, last_name: str, email: str, password_hash: str,
+                 now: datetime, role: str = "user", **optional: Any) -> dict[str, Any]:
+    """A complete user document; `optional` takes phoneNumber, dateOfBirth, profilePicture,
+    isEmailVerified, preferences (API field names)."""
+    doc: dict[str, Any] = {
+        "firstName": first_name, "lastName": last_name, "email": email.strip().lower(),
+        "password": password_hash, "role": role, "isActive": True, "isEmailVerified": False,
+        "profilePicture": None, "phoneNumber": None, "dateOfBirth": None, "lastLogin": None,
+        "loginAttempts": 0, "lockUntil": None, "emailVerificationToken": None,
+        "emailVerificationExpires": None, "passwordResetToken": None,
+        "passwordResetExpires": None, "preferences": dict(DEFAULT_PREFERENCES),
+        "activeSessions": [], "createdAt": now, "updatedAt": now,
+    }
+    doc.update(optional)
+    return doc
+
+
+async def insert_user(db: Any, doc: dict[str, Any]) -> User:
+    """Insert a new user document. Raises EmailTaken (409) when the email exists."""
+    try:
+        result = await db[COLLECTION].insert_one(doc)
+    except DuplicateKeyError:
+        raise EmailTaken() from None
+    return User.from_doc({**doc, "_id": result.inserted_id})
+
+
+async def find_by_id(db: Any, user_id: str | ObjectId) -> User | None:
+    oid = object_id(user_id)
+    return _maybe(await db[COLLECTION].find_one({"_id": oid})) if oid else None
+
+
+async def find_by_email(db: Any, email: str) -> User | None:
+    return _maybe(await db[COLLECTION].find_one({"email": email.strip().lower()}))
+
+
+async def find_by_session(db: Any, user_id: str, session_id: str) -> User | None:
+    """The active user owning the live session `session_id`, in one indexed lookup; None
+    when the user is gone or deactivated or the session has ended."""
+    oid = object_id(user_id)
+    if oid is None:
+        return None
+    doc = await db[COLLECTION].find_one(
+        {"_id": oid, "activeSessions": session_id, "isActive": True})
+    return _maybe(doc)
+
+
+async def reserve_login_attempt(db: Any, email: str, now: datetime,
+                                max_attempts: int) -> User | None:
+    """Atomically count one login attempt before the password is checked, so concurrent
+    guesses can never exceed `max_attempts` tries. None when the email is unknown, the
+    account is locked, or every allowed attempt is already taken."""
+    doc = await db[COLLECTION].find_one_and_update(
+        {"email": email, "lockUntil": {"$not": {"$gt": now}},
+         "loginAttempts": {"$lt": max_attempts}},
+        {"$inc": {"loginAttempts": 1}}, return_document=ReturnDocument.AFTER)
+    return _maybe(doc)
+
+
+async def lock_account(db: Any, user_id: str, until: datetime, max_attempts: int) -> bool:
+    """Set the lock when the failure count reached `max_attempts` (not if a success reset it
+    meanwhile). True when this call set it."""
+    result = await db[COLLECTION].update_one(
+        {"_id": object_id(user_id), "loginAttempts": {"$gte": max_attempts}},
+        {"$set": {"lockUntil": until}})
+    return bool(result.modified_count)
+
+
+async def clear_expired_lock(db: Any, user_id: str, now: datetime) -> bool:
+    """Reset the failure count of an account whose lock has run out; True if one was reset."""
+    result = await db[COLLECTION].update_one(
+        {"_id": object_id(user_id), "lockUntil": {"$lte": now}},
+        {"$set": {"loginAttempts": 0, "lockUntil": None}})
+    return bool(result.modified_count)
+
+
+async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
+                      now: datetime, *, login: bool = False,
+                      new_hash: str | None = None) -> User | None:
+    """Register a live session (keeping the newest `max_sessions`). With `login`, also reset
+    the failure count and stamp lastLogin; `new_hash` upgrades the stored password hash."""
+    update: dict[str, Any] = {
+        "$push": {"activeSessions": {"$each": [session_id], "$slice": -max_sessions}}}
+    if login:
+        update["$set"] = {"loginAttempts": 0, "lockUntil": None, "lastLogin": now}
+        if new_hash:
+            update["$set"]["password"] = new_hash
+    doc = await db[COLLECTION].find_one_and_update(
+        {"_id": object_id(user_id)}, update, return_document=ReturnDocument.AFTER)
+    return _maybe(doc)
+
+
+async def remove_sessions(db: Any, user_id: str, session_ids: Sequence[str] | None = None,
+                          *, keep: str | None = None) -> None:
+    """Forget live sessions: the given ids, or all of them (but `keep`) when ids is None.
+    Their access tokens are refused from the next request on."""
+    oid = object_id(user_id)
+    if session_ids is not None:
+        update: dict[str, Any] = {"$pull": {"activeSessions": {"$in": list(session_ids)}}}
+    elif keep is not None:
+        update = {"$pull": {"activeSessions": {"$ne": keep}}}
+    else:
+        update = {"$set": {"activeSessions": []}}
+    await db[COLLECTION].update_one({"_id": oid}, update)
+
+
+async def set_verification_token(db: Any, user_id: str, token_hash: str,
+                                 expires: datetime) -> None:
+    """Store the hash of a new verification token; any older link stops working."""
+    await db[COLLECTION].update_one(
+        {"_id": object_id(user_id)},
+        {"$set": {"emailVerificationToken": token_hash, "emailVerificationExpires": expires}})
+
+
+async def verify_email(db: Any, token_hash: str, now: datetime) -> User | None:
+    """Mark the owner of a live verification token verified and burn the token (single use).
+    None when no unexpired token has this hash."""
+    doc = await db[COLLECTION].find_one_and_update(
+        {"emailVerificationToken": token_hash, "emailVerificationExpires": {"$gt": now}},
+        {"$set": {"isEmailVerified": True, "emailVerificationToken": None,
+                  "emailVerificationExpires": None, "updatedAt": now}},
+        return_document=ReturnDocument.AFTER)
+    return _maybe(doc)
+
+
+async def set_reset_token(db: Any, email: str, token_hash: str,
+                          expires: datetime) -> User | None:
+    """Store a reset-token hash on the user with this email; None when there is none."""
+    doc = await db[COLLECTION].find_one_and_update(
+        {"email": email.strip().lower()},
+        {"$set": {"passwordResetToken": token_hash, "passwordResetExpires": expires}},
+        return_document=ReturnDocument.AFTER)
+    return _maybe(doc)
+
+
+async def reset_password(db: Any, token_hash: str, password_hash: str,
+                         now: datetime) -> User | None:
+    """Set a new password for the owner of a live reset token, burn the token, clear the lock
+    and forget every session, in one atomic update. None when the token is unknown/expired."""
+    doc = await db[COLLECTION].find_one_and_update(
+        {"passwordResetToken": token_hash, "passwordResetExpires": {"$gt": now}},
+        {"$set": {"password": password_hash, "passwordResetToken": None,
+                  "passwordResetExpires": None, "loginAttempts": 0, "lockUntil": None,
+                  "activeSessions": [], "updatedAt": now}},
+        return_document=ReturnDocument.AFTER)
+    return _maybe(doc)

@@ -1,0 +1,148 @@
+"""Credentials and tokens: bcrypt off the event loop, access JWTs, opaque refresh/mail tokens.
+
+Passwords are pre-hashed before bcrypt: bcrypt reads only the first 72 bytes of its input, so
+a long (or multi-byte Unicode) password would be silently truncated. We feed bcrypt
+base64(HMAC-SHA256(PREHASH_KEY, utf8(password))), 44 ASCII bytes with no NUL, so every
+character of a password up to 128 characters counts. The key is a fixed domain separator, not
+a secret: changing it would invalidate every stored hash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import bcrypt
+import jwt
+
+from server.config import JwtConfig
+from server.errors import InvalidToken, TokenExpired
+
+PREHASH_KEY = b"gatehouse.password.v1"
+ALGORITHM = "HS256"
+_REQUIRED_CLAIMS = ["sub", "email", "role", "sid", "jti", "iat", "exp", "iss", "aud"]
+
+# bcrypt is CPU-bound and releases the GIL: a pool sized to the cores runs hashes in parallel
+# without starving the event loop. It is a per-process CPU resource (created lazily, so after
+# the supervisor forks), not configuration or a client, hence module level.
+_pool: ThreadPoolExecutor | None = None
+_dummy_hashes: dict[int, bytes] = {}
+
+
+def _executor() -> ThreadPoolExecutor:
+    global _pool  # noqa: PLW0603 - lazily created process-wide pool, see above
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2,
+                                   thread_name_prefix="bcrypt")
+    return _pool
+
+
+def _prehash(password: str) -> bytes:
+    digest = hmac.new(PREHASH_KEY, password.encode("utf-8"), hashlib.sha256).digest()
+    return base64.b64encode(digest)
+
+
+def _hash_sync(password: str, rounds: int) -> str:
+    return bcrypt.hashpw(_prehash(password), bcrypt.gensalt(rounds)).decode("ascii")
+
+
+def _verify_sync(password: str, hashed: str) -> bool:
+    try:
+        return bcrypt.checkpw(_prehash(password), hashed.encode("ascii"))
+    except ValueError:  # a malformed stored hash never verifies
+        return False
+
+
+async def hash_password(password: str, rounds: int) -> str:
+    """The bcrypt hash (cost `rounds`) of the pre-hashed password, computed in the pool."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_executor(), _hash_sync, password, rounds)
+
+
+async def verify_password(password: str, hashed: str | None, rounds: int) -> bool:
+    """True when `password` matches `hashed`. With no hash (unknown email) a dummy hash of the
+    same cost is checked instead, so both failures take the same time."""
+    loop = asyncio.get_running_loop()
+    if hashed is None:
+        dummy = _dummy_hashes.get(rounds)
+        if dummy is None:
+            dummy = _dummy_hashes[rounds] = (
+                await hash_password(secrets.token_urlsafe(16), rounds)).encode("ascii")
+        await loop.run_in_executor(_executor(), _verify_sync, password, dummy.decode("ascii"))
+        return False
+    return await loop.run_in_executor(_executor(), _verify_sync, password, hashed)
+
+
+def needs_rehash(hashed: str, rounds: int) -> bool:
+    """True when a stored hash was made with another cost than security.bcrypt_rounds."""
+    parts = hashed.split("$")
+    return len(parts) < 4 or parts[2] != f"{rounds:02d}"
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 hex of a high-entropy token: what the database stores instead of the token."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh opaque, URL-safe token (256 bits) for mail links and refresh seeds."""
+    return secrets.token_urlsafe(32)
+
+
+def next_refresh_secret(refresh_secret: str, token: str) -> str:
+    """The successor of a refresh token: HMAC-SHA256 keyed by jwt.refresh_secret.
+
+    Deterministic so that requests racing with the same token within the reuse grace all
+    receive the same current token, while the database still holds only hashes."""
+    mac = hmac.new(refresh_secret.encode("utf-8"), token.encode("utf-8"), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessClaims:
+    user_id: str
+    email: str
+    role: str
+    session_id: str
+    token_id: str
+    expires_at: int
+
+
+def create_access_token(cfg: JwtConfig, *, user_id: str, email: str, role: str,
+                        session_id: str, now: datetime) -> str:
+    """An HS256 access JWT for one session, valid for jwt.access_ttl from `now`."""
+    issued = int(now.timestamp())
+    claims = {"sub": user_id, "email": email, "role": role, "sid": session_id,
+              "jti": uuid.uuid4().hex, "iat": issued,
+              "exp": issued + int(cfg.access_ttl.total_seconds()),
+              "iss": cfg.issuer, "aud": cfg.audience}
+    return jwt.encode(claims, cfg.secret, algorithm=ALGORITHM)
+
+
+def decode_access_token(cfg: JwtConfig, token: str, now: datetime) -> AccessClaims:
+    """Verify signature, algorithm, issuer, audience and expiry (against the app clock).
+    Raises TokenExpired, or InvalidToken for anything else."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token, cfg.secret, algorithms=[ALGORITHM], audience=cfg.audience,
+            issuer=cfg.issuer,
+            # exp/iat are checked below against the app clock (settable in tests).
+            options={"require": _REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False})
+        expires = int(claims["exp"])
+        fields = (claims["sub"], claims["email"], claims["role"], claims["sid"], claims["jti"])
+    except (jwt.InvalidTokenError, ValueError, TypeError):
+        raise InvalidToken() from None
+    if not all(isinstance(value, str) for value in fields):
+        raise InvalidToken()
+    if expires <= now.timestamp():
+        raise TokenExpired()
+    return AccessClaims(*fields, expires_at=expires)
