@@ -18,7 +18,9 @@ def body_guard_middleware(max_body_size: int) -> web.middleware:  # type: ignore
             # Chunked bodies have no length; the app's client_max_size stops them on read.
             if length is not None and length > max_body_size:
                 raise PayloadTooLarge()
-            if request.content_type not in ACCEPTED_TYPES and (length or 0) > 0:
+            # A chunked body has no length either, so its type is checked all the same;
+            # an empty body (Content-Length: 0) has body_exists False and needs no type.
+            if request.content_type not in ACCEPTED_TYPES:
                 raise UnsupportedMediaType()
         return await handler(request)
 

@@ -32,13 +32,18 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
 )
 
 
+def is_api_path(path: str) -> bool:
+    """True for `/api/v1` and anything under it (not `/api/v10`)."""
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
 def stamp(request: web.Request, response: web.StreamResponse) -> None:
     """Add the security headers (a handler may have set a narrower CSP of its own)."""
     headers = response.headers
     for name, value in SECURITY_HEADERS:
         if name not in headers:
             headers[name] = value
-    if request.path.startswith(API_PREFIX):
+    if is_api_path(request.path):
         headers["Cache-Control"] = "no-store"
     owed = request.get(RESPONSE_HEADERS)
     if owed:
