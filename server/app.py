@@ -13,6 +13,7 @@ from server.config import Config
 from server.cors import setup_cors
 from server.db import mongo_ctx
 from server.keys import CLOCK, CONFIG, METRICS, STARTED_AT
+from server.mailer import mailer_ctx
 from server.metrics import Metrics
 from server.routes import setup_routes
 
@@ -31,4 +32,5 @@ def create_app(config: Config) -> web.Application:
     setup_cors(app, config.cors)
     app.on_response_prepare.append(hide_server_header)
     app.cleanup_ctx.append(mongo_ctx)
+    app.cleanup_ctx.append(mailer_ctx)  # after mongo_ctx: it needs app[DB]
     return app

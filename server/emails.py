@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
 
 from server.config import Config
 
@@ -54,3 +57,22 @@ def reset_email(config: Config, to: str, token: str) -> OutgoingMail:
     lines = ["We received a request to reset your Gatehouse password.",
              "Open the link below to choose a new password. It expires in 10 minutes."]
     return _compose(to, "Reset your password", lines, link, "Reset password")
+
+
+def to_mime(mail: OutgoingMail, sender: str, key: str, date: datetime) -> EmailMessage:
+    """A multipart/alternative (text, then HTML) message ready for any backend.
+
+    The Message-ID derives from `key` (the outbox id), so a redelivery after a lost
+    acknowledgement carries the same id and receivers can drop the duplicate.
+    Raises ValueError for a header that cannot be encoded safely (e.g. a newline).
+    """
+    domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = mail.to
+    message["Subject"] = mail.subject
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = f"<{key}.gatehouse@{domain}>"
+    message.set_content(mail.text)
+    message.add_alternative(mail.html, subtype="html")
+    return message

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import email.policy
 import os
+import re
+import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
+from email import message_from_bytes
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from aiosmtpd.controller import Controller
 from pymongo import MongoClient
 
 from server.app import create_app
-from server.config import Config, load_config, with_overrides
+from server.config import Config, SmtpConfig, load_config, with_overrides
 from server.embedded_db import EmbeddedDb
 
 TEST_CONFIG = Path(__file__).with_name("config.test.yaml")
@@ -71,3 +80,72 @@ async def make_client(aiohttp_client: Any) -> Callable[..., Any]:
 @pytest.fixture
 async def client(make_client: Callable[..., Any], config: Config) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
     yield await make_client(config)
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on a loopback port that keeps what it receives.
+
+    No TLS and no AUTH: point mail at it with `smtp.starttls` false (the `smtp_config`
+    fixture does). `stop()` then `start()` reuses the same port, to play an outage.
+    """
+
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port: int = probe.getsockname()[1]
+        self.messages: list[EmailMessage] = []
+        self._controller: Controller | None = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        self.messages.append(message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
+        return "250 OK"
+
+    def start(self) -> None:
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def received_by(self, to: str) -> list[EmailMessage]:
+        return [m for m in self.messages if m["To"] == to]
+
+    async def wait_for(self, to: str, timeout: float = 5.0) -> EmailMessage:
+        """The first message to `to`; fails the test if none arrives within `timeout` s."""
+        deadline = time.monotonic() + timeout
+        while not self.received_by(to):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no mail to {to} within {timeout}s")
+            await asyncio.sleep(0.02)
+        return self.received_by(to)[0]
+
+    @staticmethod
+    def parts(message: EmailMessage) -> tuple[str, str]:
+        """The (text, html) bodies of a multipart/alternative message."""
+        text, html = message.get_body(("plain",)), message.get_body(("html",))
+        assert text is not None and html is not None
+        return text.get_content(), html.get_content()
+
+    @classmethod
+    def link(cls, message: EmailMessage, prefix: str) -> str:
+        """The link starting with `prefix` in the text part (e.g. `.../verify-email?token=`)."""
+        found = re.search(re.escape(prefix) + r"[^\s\"<>]*", cls.parts(message)[0])
+        assert found is not None, f"no link starting with {prefix}"
+        return found.group(0)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpSink]:
+    sink = SmtpSink()
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def smtp_config(smtp_server: SmtpSink) -> SmtpConfig:
+    """Mail settings for the sink: `make_config(mail={"backend": "smtp", "smtp": smtp_config})`."""
+    return SmtpConfig(host="127.0.0.1", port=smtp_server.port, starttls=False,
+                      timeout=timedelta(seconds=2))

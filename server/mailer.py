@@ -1,0 +1,203 @@
+"""The mailer: `send()` queues into the outbox; a background sender delivers with retries.
+
+Mail never blocks or fails a request: `send()` is one insert, and delivery happens in a
+task each worker runs for its lifetime. A failed delivery is retried with exponential
+back-off (mail.retry_delay doubling up to mail.retry_max_delay) until mail.max_attempts,
+so nothing is lost while the SMTP server is down. Logs name the recipient and subject,
+never the body: it holds a link with a token (API.md: logs never contain a mailed link).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any, Protocol
+
+import aiosmtplib
+from aiohttp import web
+
+from models import outbox
+from server.clock import utcnow
+from server.config import MailConfig, SmtpConfig
+from server.emails import OutgoingMail, to_mime
+from server.keys import CONFIG, DB, MAILER
+
+log = logging.getLogger("gatehouse.mail")
+
+
+class Backend(Protocol):
+    """Where a message goes; `deliver` raises on any failure so the sender retries."""
+
+    async def deliver(self, message: EmailMessage) -> None: ...
+
+
+class ConsoleBackend:
+    """Development: one log line per message, with no body (it holds a token)."""
+
+    async def deliver(self, message: EmailMessage) -> None:
+        log.info("mail delivered (console backend)", extra={"fields": {
+            "to": message["To"], "subject": message["Subject"],
+            "messageId": message["Message-ID"]}})
+
+
+class FileBackend:
+    """One .eml file per message under a folder (development, tests, mail-to-disk setups)."""
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+
+    async def deliver(self, message: EmailMessage) -> None:
+        await asyncio.to_thread(self._write, message)
+
+    def _write(self, message: EmailMessage) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        name = str(message["Message-ID"]).strip("<>").partition("@")[0]
+        final = self.folder / f"{utcnow():%Y%m%dT%H%M%S}-{name}.eml"
+        # Write then rename, so a reader never sees half a message.
+        temp = final.with_suffix(".tmp")
+        temp.write_bytes(message.as_bytes())
+        os.replace(temp, final)
+
+
+class SmtpBackend:
+    """SMTP via aiosmtplib: STARTTLS when configured, AUTH when a username is set."""
+
+    def __init__(self, smtp: SmtpConfig) -> None:
+        self.smtp = smtp
+
+    async def deliver(self, message: EmailMessage) -> None:
+        cfg = self.smtp
+        await aiosmtplib.send(
+            message, hostname=cfg.host, port=cfg.port,
+            username=cfg.username or None, password=cfg.password or None,
+            start_tls=cfg.starttls, timeout=cfg.timeout.total_seconds(),
+        )
+
+
+def make_backend(config: MailConfig) -> Backend:
+    """The backend named by mail.backend."""
+    if config.backend == "smtp":
+        return SmtpBackend(config.smtp)
+    if config.backend == "file":
+        return FileBackend(config.file_dir)
+    return ConsoleBackend()
+
+
+def describe(exc: BaseException) -> str:
+    """An error summary safe to store and log: the class and SMTP code, never server text."""
+    code = getattr(exc, "code", None)
+    return f"{type(exc).__name__} {code}" if isinstance(code, int) else type(exc).__name__
+
+
+class Mailer:
+    """Queue mail in the outbox and run the sender that delivers it."""
+
+    def __init__(self, db: Any, config: MailConfig, *, backend: Backend | None = None,
+                 poll_interval: float | None = None,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self._db = db
+        self._config = config
+        self._backend = backend or make_backend(config)
+        self._poll = (config.poll_interval.total_seconds() if poll_interval is None
+                      else poll_interval)
+        self._clock = clock
+        # One delivery may take several SMTP round trips, each bounded by smtp.timeout; it
+        # is cut off well before the lease ends, so a live claimer never loses its claim.
+        self._deadline = 3 * config.smtp.timeout.total_seconds()
+        self._lease = timedelta(seconds=2 * self._deadline + 30)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def send(self, mail: OutgoingMail) -> None:
+        """Queue a message; one database insert, no SMTP. Raises only if the DB does."""
+        await outbox.enqueue(self._db, mail, self._clock())
+        self._wake.set()
+
+    def start(self) -> None:
+        """Run the sender in the background of the current event loop."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="gatehouse-mail-sender")
+
+    async def stop(self) -> None:
+        """Cancel the sender; a delivery cut short is retried once its lease ends."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def run_once(self) -> int:
+        """Attempt every message due now; returns how many attempts were made."""
+        attempts = 0
+        while await self._attempt_next():
+            attempts += 1
+        return attempts
+
+    async def _run(self) -> None:
+        while True:
+            # Cleared before draining: a send() during the drain sets it again, so no wake-up
+            # is lost and the loop goes straight round.
+            self._wake.clear()
+            try:
+                await self.run_once()
+            except Exception as exc:  # noqa: BLE001 - the sender must outlive DB outages
+                log.warning("mail sender: outbox unavailable, will retry",
+                            extra={"fields": {"error": describe(exc)}})
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._poll):
+                    await self._wake.wait()
+
+    async def _attempt_next(self) -> bool:
+        claim = uuid.uuid4().hex
+        message = await outbox.claim_due(self._db, self._clock(), self._lease, claim)
+        if message is None:
+            return False
+        mail = OutgoingMail(message.to, message.subject, message.text, message.html)
+        try:
+            async with asyncio.timeout(self._deadline):
+                await self._backend.deliver(
+                    to_mime(mail, self._config.sender, message.id, message.created_at))
+        except Exception as exc:  # noqa: BLE001 - any failure is retried, never raised
+            await self._failed(message, claim, describe(exc))
+        else:
+            await outbox.mark_sent(self._db, message.id, claim, self._clock())
+            log.info("mail sent", extra={"fields": {
+                "outboxId": message.id, "to": message.to, "subject": message.subject,
+                "attempts": message.attempts}})
+        return True
+
+    async def _failed(self, message: outbox.OutboxMessage, claim: str, error: str) -> None:
+        fields = {"outboxId": message.id, "to": message.to, "subject": message.subject,
+                  "attempts": message.attempts, "error": error}
+        now = self._clock()
+        if message.attempts >= self._config.max_attempts:
+            await outbox.mark_failed(self._db, message.id, claim, now, error)
+            log.error("mail failed permanently", extra={"fields": fields})
+            return
+        delay = self.backoff(message.attempts)
+        await outbox.schedule_retry(self._db, message.id, claim, now + delay, error)
+        log.warning("mail delivery failed, will retry",
+                    extra={"fields": {**fields, "retryIn": delay.total_seconds()}})
+
+    def backoff(self, attempts: int) -> timedelta:
+        """Delay after the n-th failed attempt: retry_delay * 2**(n-1), capped."""
+        cap = self._config.retry_max_delay.total_seconds()
+        base = self._config.retry_delay.total_seconds()
+        # In float seconds with a bounded exponent: huge attempt counts cannot overflow.
+        return timedelta(seconds=min(base * 2.0 ** min(attempts - 1, 60), cap))
+
+
+async def mailer_ctx(app: web.Application) -> AsyncIterator[None]:
+    """cleanup_ctx: the worker's Mailer (app[MAILER]) and its sender, for the app's lifetime."""
+    mailer = Mailer(app[DB], app[CONFIG].mail)
+    app[MAILER] = mailer
+    mailer.start()
+    yield
+    await mailer.stop()
