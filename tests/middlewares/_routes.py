@@ -12,7 +12,7 @@ from marshmallow import Schema, fields
 from handlers._responses import ok
 from server.app import create_app
 from server.config import Config
-from server.keys import DATA, DB, QUERY
+from server.keys import BODY, DATA, DB, QUERY
 
 PREFIX = "/api/v1/_test"
 
@@ -40,7 +40,7 @@ async def echo(request: web.Request) -> web.Response:
 
 async def lookup(request: web.Request) -> web.Response:
     """Use the raw sanitized body as a filter, the way a careless model would."""
-    found = await request.app[DB].people.find_one(request["body"] or {}, {"_id": 0})
+    found = await request.app[DB].people.find_one(request[BODY] or {}, {"_id": 0})
     return ok(data={"found": found})
 
 
