@@ -1,0 +1,112 @@
+"""Command line: `python run.py [serve] [--config PATH] [--port N] [--workers N]` and `create-admin`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from server.config import Config, ConfigError, load_config
+
+DEFAULT_CONFIG = Path(__file__).with_name("config.yaml")
+COMMANDS = ("serve", "create-admin")
+
+
+def _parser(command: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"run.py {command}")
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML config file")
+    if command == "serve":
+        parser.add_argument("--port", type=int, help="overrides server.port")
+        parser.add_argument("--workers", type=int, help="overrides server.workers (0 = per core)")
+    else:
+        parser.add_argument("--email", required=True)
+        parser.add_argument("--password", required=True)
+        parser.add_argument("--first-name", default="Admin")
+        parser.add_argument("--last-name", default="User")
+    return parser
+
+
+def _config_loader(args: argparse.Namespace) -> tuple[Config, Callable[[], Config]]:
+    """Load the config; flags override both the file and APP__ variables. Flags go through the
+    same validation as the file, so `--port 99999` fails naming server.port."""
+    flags = {"APP__SERVER__PORT": getattr(args, "port", None),
+             "APP__SERVER__WORKERS": getattr(args, "workers", None)}
+
+    def load() -> Config:
+        environ = {**os.environ, **{k: str(v) for k, v in flags.items() if v is not None}}
+        return load_config(args.config, environ)
+
+    return load(), load
+
+
+def _fail(message: str) -> int:
+    print(message, file=sys.stderr)
+    return 1
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from server.embedded_db import EmbeddedDbError
+    from server.supervisor import serve
+
+    config, reload_config = _config_loader(args)
+    try:
+        return serve(config, reload_config)
+    except EmbeddedDbError as exc:
+        return _fail(f"database error: {exc}")
+    except OSError as exc:
+        where = f"{config.server.host}:{config.server.port}"
+        return _fail(f"cannot listen on {where}: {exc.strerror or exc}")
+
+
+def _create_admin(args: argparse.Namespace) -> int:
+    from server.embedded_db import EmbeddedDbError
+    from server.errors import AppError
+    from server.supervisor import embedded_database
+
+    config, _ = _config_loader(args)
+    try:
+        with embedded_database(config) as live:
+            asyncio.run(_create_admin_in(live, args))
+    except AppError as exc:
+        return _fail(exc.text)
+    except EmbeddedDbError as exc:
+        return _fail(f"database error: {exc}")
+    print(f"admin ready: {args.email}")
+    return 0
+
+
+async def _create_admin_in(config: Config, args: argparse.Namespace) -> None:
+    # Imported here: the admin service (and the models it registers indexes for) is only
+    # needed by this subcommand.
+    from server.db import ensure_indexes, make_client
+    from server.services.admin import create_admin
+
+    client = make_client(config.mongodb.uri, config.mongodb.timeout.total_seconds(), 2)
+    try:
+        db = client[config.mongodb.database]
+        await ensure_indexes(db)
+        await create_admin(db, config, email=args.email, password=args.password,
+                           first_name=args.first_name, last_name=args.last_name)
+    finally:
+        client.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    command = "serve"
+    if args_in and args_in[0] in COMMANDS:
+        command = args_in.pop(0)
+    elif args_in and not args_in[0].startswith("-"):
+        return _fail(f"unknown command {args_in[0]!r}: expected one of {', '.join(COMMANDS)}")
+    args = _parser(command).parse_args(args_in)
+    try:
+        return _serve(args) if command == "serve" else _create_admin(args)
+    except ConfigError as exc:
+        return _fail(f"config error: {exc}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

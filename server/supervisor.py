@@ -1,0 +1,331 @@
+"""The master process: binds the port once, runs and restarts workers, reloads and stops them.
+
+Workers are started with the *spawn* method, not fork: each is a fresh interpreter that imports
+prometheus_client only after the master has set PROMETHEUS_MULTIPROC_DIR, inherits no event loop,
+Motor/PyMongo client or thread from the master, and picks up new code on a SIGHUP reload. The
+listening socket is handed to each worker as an inherited file descriptor.
+
+Signals (handled in the main loop, never inside a signal handler):
+  SIGTERM / SIGINT  stop accepting, let in-flight requests finish, exit 0 (a second one kills)
+  SIGHUP            replace workers one by one with zero downtime (config file re-read)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+
+from server.config import Config, ConfigError, with_overrides
+from server.embedded_db import EmbeddedDb
+from server.logs import setup_logging
+from server.worker import run_worker
+
+LOG = logging.getLogger("gatehouse.supervisor")
+_SPAWN = multiprocessing.get_context("spawn")
+_HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+_READY_TIMEOUT_S = 60.0     # a worker that is not serving by then is considered failed
+_STABLE_AFTER_S = 10.0      # a worker that lived this long was not part of a crash loop
+_BACKOFF_BASE_S = 0.5
+_BACKOFF_MAX_S = 30.0
+_KILL_MARGIN_S = 5.0        # beyond shutdown_timeout, before SIGKILL
+
+
+def _log(msg: str, **fields: object) -> None:
+    LOG.info(msg, extra={"fields": fields})
+
+
+def worker_count(config: Config) -> int:
+    """server.workers, with 0 meaning one per core."""
+    return config.server.workers or os.cpu_count() or 1
+
+
+def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
+    """The one listening socket every worker shares; raises OSError (port in use, ...)."""
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@contextlib.contextmanager
+def embedded_database(config: Config) -> Iterator[Config]:
+    """With mongodb.uri empty, run the embedded database for the duration; yields the config
+    the workers use (uri filled in). With a uri set, nothing is started."""
+    if config.mongodb.uri:
+        yield config
+        return
+    db = EmbeddedDb(config.mongodb.data_dir)
+    uri = db.start()
+    pid = db.process.pid if db.process else None
+    _log("embedded database started", event="db_started", data_dir=config.mongodb.data_dir,
+         db_pid=pid)
+    try:
+        yield with_overrides(config, mongodb={"uri": uri})
+    finally:
+        db.stop()
+        _log("embedded database stopped", event="db_stopped", db_pid=pid)
+
+
+@contextlib.contextmanager
+def metrics_dir() -> Iterator[str]:
+    """A fresh PROMETHEUS_MULTIPROC_DIR for this run's workers, removed afterwards."""
+    path = tempfile.mkdtemp(prefix="gatehouse-metrics-")
+    previous = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    try:
+        yield path
+    finally:
+        if previous is None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+        else:
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = previous
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _public_db(config: Config, embedded: bool) -> dict[str, object]:
+    """What the start line says about the database: never the URI, so never its credentials."""
+    if embedded:
+        return {"database": "embedded", "db_name": config.mongodb.database}
+    hosts = config.mongodb.uri.split("://", 1)[-1].rsplit("@", 1)[-1].split("/", 1)[0]
+    return {"database": "external", "db_hosts": hosts, "db_name": config.mongodb.database}
+
+
+def serve(config: Config, reload_config: Callable[[], Config] | None = None) -> int:
+    """Run the service until SIGTERM/SIGINT; returns the exit status. Raises OSError when the
+    port cannot be bound and EmbeddedDbError when the embedded database does not start."""
+    setup_logging(config.logging)
+    sock = bind_socket(config.server.host, config.server.port)
+    embedded = not config.mongodb.uri
+    try:
+        with embedded_database(config) as live, metrics_dir() as path:
+            supervisor = Supervisor(live, sock, path, reload_config)
+            host, port = sock.getsockname()[:2]
+            _log("gatehouse listening", event="listening", address=f"http://{host}:{port}",
+                 workers=worker_count(live), environment=live.environment,
+                 **_public_db(live, embedded))
+            return supervisor.run()
+    finally:
+        sock.close()
+
+
+@dataclass
+class _Worker:
+    process: BaseProcess
+    ready: Connection
+    started: float
+    retiring: bool = False
+
+
+class Supervisor:
+    """Keeps `worker_count(config)` workers serving `sock`; see the module docstring."""
+
+    def __init__(self, config: Config, sock: socket.socket, metrics_path: str,
+                 reload_config: Callable[[], Config] | None = None) -> None:
+        self.config = config
+        self.sock = sock
+        self.metrics_path = metrics_path
+        self.reload_config = reload_config
+        self.workers: list[_Worker] = []
+        self.restarts_due: list[float] = []
+        self.failures = 0
+        self.stopping = False
+        self.reload_requested = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        os.set_blocking(self._wake_r, False)
+
+    def run(self) -> int:
+        previous = self._install_signals()
+        try:
+            for _ in range(worker_count(self.config)):
+                self._spawn()
+            while not self.stopping:
+                self._wait(self._next_timeout())
+                self._reap()
+                self._restart_due()
+                if self.reload_requested and not self.stopping:
+                    self.reload_requested = False
+                    self._reload()
+            self._stop()
+            return 0
+        finally:
+            self._kill_all()
+            self._restore_signals(previous)
+
+    def _install_signals(self) -> dict[int, object]:
+        # The C-level handler writes the signal number to the pipe; the no-op Python handler
+        # only keeps the default action (death) away. All decisions happen in the main loop.
+        previous = {sig: signal.signal(sig, lambda *_: None) for sig in _HANDLED}
+        self._previous_wakeup = signal.set_wakeup_fd(self._wake_w)
+        return previous
+
+    def _restore_signals(self, previous: dict[int, object]) -> None:
+        signal.set_wakeup_fd(self._previous_wakeup)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+
+    def _spawn(self) -> _Worker:
+        receive, send = _SPAWN.Pipe(duplex=False)
+        process = _SPAWN.Process(target=run_worker, args=(self.config, self.sock, send),
+                                 name="gatehouse-worker")
+        process.start()
+        send.close()  # only the worker holds the sending end, so its death reads as EOF
+        worker = _Worker(process, receive, time.monotonic())
+        self.workers.append(worker)
+        _log("worker started", event="worker_started", worker_pid=process.pid)
+        return worker
+
+    def _next_timeout(self) -> float:
+        if not self.restarts_due:
+            return 5.0
+        return max(0.0, min(self.restarts_due) - time.monotonic())
+
+    def _wait(self, timeout: float, extra: tuple[Connection, ...] = ()) -> list[object]:
+        """Sleep until a signal, a worker's exit, `extra` readiness or `timeout`; handles the
+        signals that arrived and returns what became ready."""
+        sentinels = [w.process.sentinel for w in self.workers]
+        ready = wait([self._wake_r, *sentinels, *extra], timeout)
+        if self._wake_r in ready:
+            self._handle_signals()
+        return ready
+
+    def _handle_signals(self) -> None:
+        try:
+            received = os.read(self._wake_r, 64)
+        except BlockingIOError:
+            return
+        for number in received:
+            if number in (signal.SIGTERM, signal.SIGINT):
+                if self.stopping:
+                    self._log_signal(number, "second stop signal: killing workers")
+                    self._kill_all()
+                self._log_signal(number, "stopping")
+                self.stopping = True
+            elif number == signal.SIGHUP and not self.stopping:
+                # Acted on by the main loop, so a SIGHUP during a reload queues one more.
+                self._log_signal(number, "reload requested")
+                self.reload_requested = True
+
+    def _log_signal(self, number: int, what: str) -> None:
+        _log(what, event="signal", signal=signal.Signals(number).name)
+
+    def _reap(self) -> None:
+        for worker in [w for w in self.workers if not w.process.is_alive()]:
+            worker.process.join()
+            worker.ready.close()
+            self.workers.remove(worker)
+            self._forget(worker.process.pid)
+            lived = time.monotonic() - worker.started
+            _log("worker exited", event="worker_exited", worker_pid=worker.process.pid,
+                 exit_code=worker.process.exitcode, lived_s=round(lived, 3))
+            if not (worker.retiring or self.stopping):
+                self._schedule_restart(lived)
+
+    def _forget(self, pid: int | None) -> None:
+        # Counters of a dead worker stay (totals must not drop); its live gauges must go.
+        from prometheus_client.multiprocess import mark_process_dead
+
+        if pid is not None:
+            mark_process_dead(pid, self.metrics_path)
+
+    def _schedule_restart(self, lived: float) -> None:
+        """Exponential back-off: a worker that keeps dying young is restarted ever later."""
+        self.failures = self.failures + 1 if lived < _STABLE_AFTER_S else 0
+        delay = 0.0 if self.failures == 0 else min(
+            _BACKOFF_BASE_S * 2 ** (self.failures - 1), _BACKOFF_MAX_S)
+        self.restarts_due.append(time.monotonic() + delay)
+        _log("worker restart scheduled", event="worker_restart", delay_s=delay)
+
+    def _restart_due(self) -> None:
+        now = time.monotonic()
+        due = [t for t in self.restarts_due if t <= now]
+        self.restarts_due = [t for t in self.restarts_due if t > now]
+        for _ in due:
+            self._spawn()
+
+    def _reload(self) -> None:
+        """Start a new worker, wait until it serves, then retire one old one; repeat."""
+        self._apply_new_config()
+        old = [w for w in self.workers if not w.retiring]
+        for index in range(worker_count(self.config)):
+            new = self._spawn()
+            if not self._wait_ready(new):
+                _log("reload aborted: a new worker did not start", event="reload_failed")
+                return
+            if index < len(old):
+                self._retire(old[index])
+        for worker in old[worker_count(self.config):]:
+            self._retire(worker)
+        _log("reload complete", event="reloaded",
+             worker_pids=[w.process.pid for w in self.workers if not w.retiring])
+
+    def _apply_new_config(self) -> None:
+        if self.reload_config is None:
+            return
+        try:
+            fresh = self.reload_config()
+        except ConfigError as exc:
+            _log("reload keeps the old config", event="config_error", error=str(exc))
+            return
+        # The socket is bound and the database running: those cannot change without a restart.
+        self.config = with_overrides(
+            fresh, server={"host": self.config.server.host, "port": self.config.server.port},
+            mongodb={"uri": self.config.mongodb.uri, "data_dir": self.config.mongodb.data_dir})
+
+    def _wait_ready(self, worker: _Worker) -> bool:
+        deadline = time.monotonic() + _READY_TIMEOUT_S
+        while not self.stopping and time.monotonic() < deadline:
+            ready = self._wait(deadline - time.monotonic(), (worker.ready,))
+            if worker.ready in ready:
+                try:
+                    worker.ready.recv()
+                except EOFError:
+                    return False  # it died before serving
+                return True
+        return False
+
+    def _retire(self, worker: _Worker) -> None:
+        worker.retiring = True
+        if worker.process.is_alive():
+            worker.process.terminate()
+
+    def _stop(self) -> None:
+        """Close our copy of the socket, SIGTERM every worker, wait for them to drain."""
+        self.sock.close()
+        for worker in self.workers:
+            self._retire(worker)
+        deadline = time.monotonic() + self.config.server.shutdown_timeout.total_seconds()
+        deadline += _KILL_MARGIN_S
+        while self.workers and time.monotonic() < deadline:
+            self._wait(deadline - time.monotonic())
+            self._reap()
+        self._kill_all()
+        _log("stopped", event="stopped")
+
+    def _kill_all(self) -> None:
+        for worker in self.workers:
+            if worker.process.is_alive():
+                worker.process.kill()
+        for worker in list(self.workers):
+            worker.process.join(5)
+        self._reap()

@@ -1,0 +1,86 @@
+"""One worker process: uvloop + aiohttp serving the master's listening socket until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from multiprocessing.connection import Connection
+from typing import Any
+
+import uvloop
+from aiohttp import web
+
+from server.app import create_app
+from server.config import Config
+from server.logs import setup_logging
+
+LOG = logging.getLogger("gatehouse.worker")
+
+# After the listening socket is closed, connections the kernel handed us a moment earlier may
+# not have sent their request line yet; aiohttp would drop them as idle. Give them this long.
+_ACCEPT_GRACE_S = 0.3
+# How often a worker checks that its master is still alive (an orphan stops itself).
+_PARENT_CHECK_S = 1.0
+
+
+class _PidFilter(logging.Filter):
+    """Adds the worker's pid to every line, so an operator can tell workers apart."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.fields = {**getattr(record, "fields", {}), "pid": os.getpid()}
+        return True
+
+
+def run_worker(config: Config, sock: socket.socket, ready: Connection) -> None:
+    """Process entry point (spawned by the supervisor); returns when the worker has stopped."""
+    # Ctrl-C reaches the whole foreground process group; only the master decides what to do,
+    # and tells each worker with SIGTERM. SIGHUP means "reload" to the master only.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    setup_logging(config.logging)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_PidFilter())
+    uvloop.run(_serve(config, sock, ready))
+
+
+async def _serve(config: Config, sock: socket.socket, ready: Connection) -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    runner = web.AppRunner(create_app(config), access_log=None,
+                           shutdown_timeout=config.server.shutdown_timeout.total_seconds())
+    # Startup runs the cleanup contexts (database client, indexes) before we accept anything.
+    await runner.setup()
+    site = web.SockSite(runner, sock)
+    await site.start()
+    watchdog = asyncio.create_task(_watch_parent(os.getppid(), stop))
+    _report_ready(ready)
+    LOG.info("worker ready", extra={"fields": {"event": "worker_ready"}})
+    await stop.wait()
+    watchdog.cancel()
+    LOG.info("worker stopping", extra={"fields": {"event": "worker_stopping"}})
+    await site.stop()
+    await asyncio.sleep(_ACCEPT_GRACE_S)
+    # Waits for in-flight requests up to server.shutdown_timeout, then closes the database.
+    await runner.cleanup()
+    LOG.info("worker stopped", extra={"fields": {"event": "worker_stopped"}})
+
+
+def _report_ready(ready: Connection) -> None:
+    try:
+        ready.send(os.getpid())
+    except OSError:
+        pass  # the master is gone; the watchdog will stop us
+    finally:
+        ready.close()
+
+
+async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> Any:
+    """If the master dies without stopping us (kill -9), we get re-parented: stop too."""
+    while os.getppid() == parent_pid:
+        await asyncio.sleep(_PARENT_CHECK_S)
+    LOG.warning("master is gone; stopping", extra={"fields": {"event": "orphaned"}})
+    stop.set()
