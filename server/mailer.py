@@ -120,6 +120,11 @@ class Mailer:
         await outbox.enqueue(self._db, mail, self._clock())
         self._wake.set()
 
+    @property
+    def running(self) -> bool:
+        """True while the background sender task is alive."""
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
         """Run the sender in the background of the current event loop."""
         if self._task is None:
@@ -147,7 +152,7 @@ class Mailer:
             self._wake.clear()
             try:
                 await self.run_once()
-            except Exception as exc:  # noqa: BLE001 - the sender must outlive DB outages
+            except Exception as exc:  # the sender must outlive database outages
                 log.warning("mail sender: outbox unavailable, will retry",
                             extra={"fields": {"error": describe(exc)}})
             with contextlib.suppress(TimeoutError):
@@ -164,7 +169,7 @@ class Mailer:
             async with asyncio.timeout(self._deadline):
                 await self._backend.deliver(
                     to_mime(mail, self._config.sender, message.id, message.created_at))
-        except Exception as exc:  # noqa: BLE001 - any failure is retried, never raised
+        except Exception as exc:  # any failure is retried, never raised
             await self._failed(message, claim, describe(exc))
         else:
             await outbox.mark_sent(self._db, message.id, claim, self._clock())

@@ -96,7 +96,7 @@ class SmtpSink:
         self.messages: list[EmailMessage] = []
         self._controller: Controller | None = None
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
         return "250 OK"
 
@@ -112,12 +112,12 @@ class SmtpSink:
     def received_by(self, to: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == to]
 
-    async def wait_for(self, to: str, timeout: float = 5.0) -> EmailMessage:
-        """The first message to `to`; fails the test if none arrives within `timeout` s."""
-        deadline = time.monotonic() + timeout
+    async def wait_for(self, to: str, within: float = 5.0) -> EmailMessage:
+        """The first message to `to`; fails the test if none arrives within `within` s."""
+        deadline = time.monotonic() + within
         while not self.received_by(to):
             if time.monotonic() > deadline:
-                raise AssertionError(f"no mail to {to} within {timeout}s")
+                pytest.fail(f"no mail to {to} within {within}s")
             await asyncio.sleep(0.02)
         return self.received_by(to)[0]
 
@@ -125,7 +125,8 @@ class SmtpSink:
     def parts(message: EmailMessage) -> tuple[str, str]:
         """The (text, html) bodies of a multipart/alternative message."""
         text, html = message.get_body(("plain",)), message.get_body(("html",))
-        assert text is not None and html is not None
+        assert text is not None
+        assert html is not None
         return text.get_content(), html.get_content()
 
     @classmethod
