@@ -10,6 +10,10 @@ from aiohttp.typedefs import Handler
 from server.keys import METRICS
 from server.request_info import route_template
 
+# Any token is a valid HTTP method; label only the known ones so a scanner cannot
+# mint a new time series per invented method.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 @web.middleware
 async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -24,5 +28,6 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     finally:
         metrics.in_flight.dec()
         route = route_template(request)
-        metrics.requests.labels(request.method, route, str(status)).inc()
-        metrics.latency.labels(request.method, route).observe(time.perf_counter() - started)
+        method = request.method if request.method in _METHODS else "OTHER"
+        metrics.requests.labels(method, route, str(status)).inc()
+        metrics.latency.labels(method, route).observe(time.perf_counter() - started)
