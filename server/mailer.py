@@ -166,9 +166,13 @@ class Mailer:
             return False
         mail = OutgoingMail(message.to, message.subject, message.text, message.html)
         try:
+            mime = to_mime(mail, self._config.sender, message.id, message.created_at)
+        except ValueError as exc:  # unencodable headers stay so: retrying cannot help
+            await self._failed(message, claim, describe(exc), permanent=True)
+            return True
+        try:
             async with asyncio.timeout(self._deadline):
-                await self._backend.deliver(
-                    to_mime(mail, self._config.sender, message.id, message.created_at))
+                await self._backend.deliver(mime)
         except Exception as exc:  # any failure is retried, never raised
             await self._failed(message, claim, describe(exc))
         else:
@@ -178,11 +182,12 @@ class Mailer:
                 "attempts": message.attempts}})
         return True
 
-    async def _failed(self, message: outbox.OutboxMessage, claim: str, error: str) -> None:
+    async def _failed(self, message: outbox.OutboxMessage, claim: str, error: str, *,
+                      permanent: bool = False) -> None:
         fields = {"outboxId": message.id, "to": message.to, "subject": message.subject,
                   "attempts": message.attempts, "error": error}
         now = self._clock()
-        if message.attempts >= self._config.max_attempts:
+        if permanent or message.attempts >= self._config.max_attempts:
             await outbox.mark_failed(self._db, message.id, claim, now, error)
             log.error("mail failed permanently", extra={"fields": fields})
             return

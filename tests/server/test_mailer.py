@@ -196,6 +196,16 @@ class TestRetryAcrossAnOutage:
         assert any(r.getMessage() == "mail failed permanently" for r in caplog.records)
         assert TOKEN not in logged_text(caplog)
 
+    async def test_a_message_that_cannot_be_built_fails_at_once(
+            self, db: Any, config: Config, caplog: pytest.LogCaptureFixture) -> None:
+        sender = Mailer(db, config.mail)
+        await sender.send(OutgoingMail("ann@example.com\r\nBcc: x@example.com", "Hi", "t", "h"))
+        assert await sender.run_once() == 1
+        stored = await db[outbox.COLLECTION].find_one({})
+        assert (stored["status"], stored["attempts"]) == (outbox.FAILED, 1)
+        assert stored["lastError"] == "ValueError"
+        assert any(r.getMessage() == "mail failed permanently" for r in caplog.records)
+
 
 class TestSenders:
     async def test_two_senders_on_one_database_never_deliver_twice(
