@@ -7,6 +7,14 @@ import time
 from aiohttp import web
 
 from handlers._responses import json_response
+from handlers.schemas.common import docs, success
+from handlers.schemas.health import (
+    DOWN_EXAMPLE,
+    METRICS_RESPONSE,
+    READY_EXAMPLE,
+    HealthSchema,
+    ReadySchema,
+)
 from server import __version__
 from server.clock import iso, utcnow
 from server.db import ping
@@ -15,6 +23,8 @@ from server.metrics import CONTENT_TYPE
 
 
 class HealthHandler:
+    @docs(tags=["operations"], summary="Liveness (no database call)")
+    @success(HealthSchema, description="The process is up")
     async def health(self, request: web.Request) -> web.Response:
         """Liveness: answers without touching the database."""
         app = request.app
@@ -26,6 +36,9 @@ class HealthHandler:
             "version": __version__,
         })
 
+    @docs(tags=["operations"], summary="Readiness: the database answers a ping")
+    @success(ReadySchema, description="Ready to serve", example=READY_EXAMPLE)
+    @success(ReadySchema, 503, description="Database unreachable", example=DOWN_EXAMPLE)
     async def ready(self, request: web.Request) -> web.Response:
         """Readiness: 200 when the database answers a ping, else 503."""
         up = await ping(request.app[DB])
@@ -33,6 +46,7 @@ class HealthHandler:
                 "checks": {"database": "up" if up else "down"}}
         return json_response(body, status=200 if up else 503)
 
+    @docs(tags=["operations"], summary="Prometheus metrics", responses=METRICS_RESPONSE)
     async def metrics(self, request: web.Request) -> web.Response:
         """Prometheus text exposition for the whole service."""
         return web.Response(body=request.app[METRICS].render(),

@@ -1,0 +1,32 @@
+"""Response shapes of the operations endpoints (/health, /health/ready, /metrics)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields
+
+
+class HealthSchema(Schema):
+    status = fields.String(required=True, metadata={"enum": ["healthy"]})
+    timestamp = fields.String(required=True, metadata={"format": "date-time"})
+    uptime = fields.Float(required=True, metadata={"description": "Seconds since start",
+                                                   "example": 12.5})
+    environment = fields.String(required=True, metadata={
+        "enum": ["development", "test", "production"]})
+    version = fields.String(required=True, metadata={"example": "0.1.0"})
+
+
+class ReadyChecksSchema(Schema):
+    database = fields.String(required=True, metadata={"enum": ["up", "down"]})
+
+
+class ReadySchema(Schema):
+    status = fields.String(required=True, metadata={"enum": ["ready", "unavailable"]})
+    checks = fields.Nested(ReadyChecksSchema, required=True)
+
+
+READY_EXAMPLE = {"status": "ready", "checks": {"database": "up"}}
+DOWN_EXAMPLE = {"status": "unavailable", "checks": {"database": "down"}}
+METRICS_RESPONSE = {"200": {
+    "description": "Prometheus text exposition format 0.0.4",
+    "content": {"text/plain": {"schema": {"type": "string"},
+                               "example": "gatehouse_http_requests_total{...} 1.0\n"}}}}

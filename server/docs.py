@@ -1,0 +1,209 @@
+"""The OpenAPI 3 document, built from the apispec declarations on the app's handler methods.
+
+aiohttp-apispec's own setup emits Swagger 2.0 and keeps its state under plain string app keys;
+this builder reads the same decorators (`@docs`, `@request_schema`, `@querystring_schema`,
+`@match_info_schema`, `@response_schema`, and handlers/schemas/common.py's `@success`,
+`@errors`, `@bearer_auth`) and emits OpenAPI 3, adding the failures every route shares.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import warnings
+from http import HTTPStatus
+from typing import Any
+
+from aiohttp import hdrs, web
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import resolve_schema_cls
+from marshmallow import RAISE, Schema
+
+from handlers.schemas.common import (
+    BEARER,
+    REFRESH_COOKIE,
+    VALIDATION_EXAMPLE,
+    ErrorSchema,
+    add_error,
+)
+from server import __version__
+from server.errors import (
+    AppError,
+    InvalidJson,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+    UnsupportedMediaType,
+    all_error_classes,
+)
+
+OPENAPI_VERSION = "3.0.3"
+API_PREFIX = "/api/v1"
+JSON = "application/json"
+_OPERATION_KEYS = ("summary", "description", "tags", "security", "deprecated", "operationId")
+_BODY_LOCATIONS = {"json", "form", "body"}
+_PARAM_LOCATIONS = {"querystring": "query", "query": "query", "match_info": "path",
+                    "path": "path", "headers": "header", "cookies": "cookie"}
+# Codes the error handler emits without an AppError class (aiohttp HTTP errors it maps).
+_EXTRA_CODES = ("HTTP_ERROR",)
+_PATH_KEY = re.compile(r"\{([^}:]+)")
+
+INFO_DESCRIPTION = (
+    "Gatehouse authentication and user-management API. Every error body is the `Error` "
+    "envelope; its `code` is one of the values listed there. Every response carries "
+    "`X-Request-ID`; `/api/v1` responses carry `RateLimit-*` and `Cache-Control: no-store`."
+)
+
+
+def schema_name(schema: Any) -> str:
+    """Component name of a marshmallow schema: its class name without the `Schema` suffix."""
+    cls: type[Schema] = resolve_schema_cls(schema)
+    name = cls.__name__
+    return name.removesuffix("Schema") or name
+
+
+class _StrictPlugin(MarshmallowPlugin):  # type: ignore[misc]
+    """Marks schemas that reject unknown fields (marshmallow's default) with
+    `additionalProperties: false`, which apispec 3 leaves out."""
+
+    def schema_helper(self, name: str, _: Any, schema: Any = None, **kwargs: Any) -> Any:
+        result = super().schema_helper(name, _, schema=schema, **kwargs)
+        cls = resolve_schema_cls(schema) if schema is not None else None
+        if result is not None and cls is not None and cls().unknown == RAISE:
+            result["additionalProperties"] = False
+        return result
+
+
+def _request_parts(declared: dict[str, Any], path: str) -> tuple[list[Any], dict[str, Any] | None]:
+    """The parameters and the request body of an operation."""
+    parameters = copy.deepcopy(declared.get("parameters", []))
+    body = None
+    for entry in declared.get("schemas", []):
+        where = entry["options"].get("default_in", "json")
+        schema = entry["schema"]
+        if where in _BODY_LOCATIONS:
+            media: dict[str, Any] = {"schema": schema}
+            if entry.get("example"):
+                media["example"] = {k: v for k, v in entry["example"].items()
+                                    if k != "add_to_refs"}
+            required = any(f.required for f in resolve_schema_cls(schema)().fields.values())
+            body = {"required": required, "content": {JSON: media}}
+        else:
+            parameters.append({"in": _PARAM_LOCATIONS[where], "schema": schema})
+    if not _declares_path(declared):
+        parameters.extend({"in": "path", "name": name, "required": True,
+                           "schema": {"type": "string"}} for name in _PATH_KEY.findall(path))
+    return parameters, body
+
+
+def _declares_path(declared: dict[str, Any]) -> bool:
+    return any(e["options"].get("default_in") in ("match_info", "path")
+               for e in declared.get("schemas", []))
+
+
+def _response(status: str, entry: dict[str, Any]) -> dict[str, Any]:
+    """An OpenAPI 3 response object from a decorator's response entry."""
+    if "schema" not in entry:
+        return copy.deepcopy(entry)
+    media: dict[str, Any] = {"schema": entry["schema"]}
+    if entry.get("example") is not None:
+        media["example"] = entry["example"]
+    if entry.get("examples"):
+        media["examples"] = copy.deepcopy(entry["examples"])
+    result: dict[str, Any] = {
+        "description": entry.get("description") or HTTPStatus(int(status)).phrase,
+        "content": {JSON: media},
+    }
+    if entry.get("headers"):
+        result["headers"] = copy.deepcopy(entry["headers"])
+    return result
+
+
+def _shared_errors(responses: dict[str, Any], path: str, has_input: bool,
+                   has_body: bool) -> None:
+    """Failures every /api/v1 route shares (API.md, "Errors every route shares")."""
+    if has_input:
+        add_error(responses, VALIDATION_EXAMPLE, "Validation failed: `errors` lists every problem")
+    if has_body:
+        add_error(responses, InvalidJson)
+        add_error(responses, PayloadTooLarge)
+        add_error(responses, UnsupportedMediaType)
+    if path.startswith(API_PREFIX):
+        add_error(responses, TooManyRequests(extra={"retryAfter": 900}),
+                  "Rate limit exceeded (`Retry-After` says when to retry)")
+        add_error(responses, ServiceUnavailable, "Database unreachable")
+    add_error(responses, AppError, "Unexpected error")
+
+
+def _operation(declared: dict[str, Any], path: str) -> dict[str, Any]:
+    operation = {k: copy.deepcopy(declared[k]) for k in _OPERATION_KEYS if k in declared}
+    parameters, body = _request_parts(declared, path)
+    if parameters:
+        operation["parameters"] = parameters
+    if body is not None:
+        operation["requestBody"] = body
+    entries = copy.deepcopy(declared.get("responses", {}))
+    _shared_errors(entries, path, bool(declared.get("schemas")), body is not None)
+    operation["responses"] = {str(k): _response(str(k), v) for k, v in sorted(entries.items())}
+    return operation
+
+
+def documented_routes(app: web.Application) -> list[tuple[str, str, Any]]:
+    """(method, path, handler) of every route of the app, HEAD and CORS preflights aside."""
+    found = []
+    for route in app.router.routes():
+        if route.method in (hdrs.METH_HEAD, hdrs.METH_OPTIONS, hdrs.METH_ANY):
+            continue
+        path = route.resource.canonical if route.resource is not None else ""
+        found.append((route.method, path, route.handler))
+    return found
+
+
+def build_openapi(app: web.Application) -> dict[str, Any]:
+    """The OpenAPI 3 document of every route of `app` that carries apispec declarations."""
+    with warnings.catch_warnings():
+        # apispec 3 (the range aiohttp-apispec 2.2.3 allows) uses distutils' LooseVersion and
+        # marshmallow's deprecated `field.missing`; both still give the right answer.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        document = _build(app)
+    _finish(document)
+    return document
+
+
+def _build(app: web.Application) -> dict[str, Any]:
+    spec = APISpec(title="Gatehouse API", version=__version__, openapi_version=OPENAPI_VERSION,
+                   plugins=[_StrictPlugin(schema_name_resolver=schema_name)],
+                   info={"description": INFO_DESCRIPTION})
+    spec.components.security_scheme(BEARER, {"type": "http", "scheme": "bearer",
+                                             "bearerFormat": "JWT"})
+    spec.components.security_scheme(REFRESH_COOKIE, {"type": "apiKey", "in": "cookie",
+                                                     "name": "refreshToken"})
+    spec.components.schema("Error", schema=ErrorSchema)
+    for method, path, handler in documented_routes(app):
+        declared = getattr(handler, "__apispec__", None)
+        if declared:
+            spec.path(path=path, operations={method.lower(): _operation(declared, path)})
+    return spec.to_dict()  # type: ignore[no-any-return]
+
+
+def error_codes() -> list[str]:
+    """Every `code` an error body can carry."""
+    return sorted({cls.code for cls in all_error_classes()} | set(_EXTRA_CODES))
+
+
+def _finish(document: dict[str, Any]) -> None:
+    """Post-process what apispec cannot express: the code enum, shared headers, path params."""
+    components = document.setdefault("components", {})
+    components["schemas"]["Error"]["properties"]["code"]["enum"] = error_codes()
+    components["headers"] = {"X-Request-ID": {
+        "description": "The request id (echoed when valid, else fresh); equals `requestId`.",
+        "schema": {"type": "string"}}}
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path":
+                    parameter["required"] = True  # OpenAPI requires it of path parameters
+            for response in operation["responses"].values():
+                response.setdefault("headers", {})["X-Request-ID"] = {
+                    "$ref": "#/components/headers/X-Request-ID"}
