@@ -188,11 +188,13 @@ async def reserve_login_attempt(db: Any, email: str, now: datetime,
     return _maybe(doc)
 
 
-async def lock_account(db: Any, user_id: str, until: datetime, max_attempts: int) -> bool:
+async def lock_account(db: Any, user_id: str, until: datetime, max_attempts: int,
+                       now: datetime) -> bool:
     """Set the lock when the failure count reached `max_attempts` (not if a success reset it
-    meanwhile). True when this call set it."""
+    meanwhile) and no lock is running, so exactly one request locks. True if this one did."""
     result = await db[COLLECTION].update_one(
-        {"_id": object_id(user_id), "loginAttempts": {"$gte": max_attempts}},
+        {"_id": object_id(user_id), "loginAttempts": {"$gte": max_attempts},
+         "lockUntil": {"$not": {"$gt": now}}},
         {"$set": {"lockUntil": until}})
     return bool(result.modified_count)
 

@@ -1,0 +1,167 @@
+"""The /api/v1/auth routes: one AuthHandler method per route (API.md, Authentication)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from aiohttp_apispec import docs, match_info_schema, request_schema
+
+from handlers._auth import audit_of, require_user
+from handlers._responses import ok
+from handlers.schemas.auth import (
+    EmptySchema,
+    ForgotPasswordSchema,
+    LoginSchema,
+    LogoutSchema,
+    RefreshTokenSchema,
+    RegisterSchema,
+    ResetPasswordSchema,
+    SessionPathSchema,
+    TokenPathSchema,
+)
+from server.clock import iso
+from server.keys import CLOCK, CONFIG, DB, DATA, MAILER
+from server.request_info import client_ip
+from server.services import auth, sessions
+from server.services.sessions import RefreshTokenMissing, Started
+
+COOKIE = "refreshToken"
+COOKIE_PATH = "/api/v1/auth"
+FORGOT_MESSAGE = "If the email exists in our system, a password reset link has been sent."
+
+
+def _set_cookie(request: web.Request, response: web.Response, token: str) -> None:
+    config = request.app[CONFIG]
+    response.set_cookie(COOKIE, token, max_age=int(config.jwt.refresh_ttl.total_seconds()),
+                        path=COOKIE_PATH, httponly=True, samesite="Strict",
+                        secure=config.is_production)
+
+
+def _clear_cookie(request: web.Request, response: web.Response) -> None:
+    response.del_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="Strict",
+                        secure=request.app[CONFIG].is_production)
+
+
+def _signed_in(request: web.Request, started: Started, message: str, status: int = 200,
+               **user_extra: Any) -> web.Response:
+    config, now = request.app[CONFIG], request.app[CLOCK]()
+    data = {"user": {**started.user.to_summary(), **user_extra},
+            "accessToken": auth.access_token(config, started.user, started.session_id, now)}
+    response = ok(data=data, message=message, status=status)
+    _set_cookie(request, response, started.refresh_token)
+    return response
+
+
+def _client(request: web.Request) -> dict[str, Any]:
+    return {"user_agent": request.headers.get("User-Agent", "")[:512] or None,
+            "ip": client_ip(request), "audit": audit_of(request)}
+
+
+class AuthHandler:
+    @docs(tags=["auth"], summary="Create an account, sign in and mail a verification link")
+    @request_schema(RegisterSchema)
+    async def register(self, request: web.Request) -> web.Response:
+        app = request.app
+        started = await auth.register(app[DB], app[CONFIG], app[MAILER], request[DATA],
+                                      app[CLOCK](), **_client(request))
+        return _signed_in(request, started, "User registered successfully. Please check your "
+                          "email to verify your account.", status=201)
+
+    @docs(tags=["auth"], summary="Sign in with email and password")
+    @request_schema(LoginSchema)
+    async def login(self, request: web.Request) -> web.Response:
+        app, data = request.app, request[DATA]
+        started = await auth.login(app[DB], app[CONFIG], data["email"], data["password"],
+                                   app[CLOCK](), **_client(request))
+        return _signed_in(request, started, "Login successful",
+                          lastLogin=iso(started.user.last_login))
+
+    @docs(tags=["auth"], summary="Rotate the refresh token and get a new access token")
+    @request_schema(RefreshTokenSchema)
+    async def refresh_token(self, request: web.Request) -> web.Response:
+        app = request.app
+        in_body = request[DATA].get("refreshToken")
+        token = request.cookies.get(COOKIE) or in_body
+        if not token:
+            raise RefreshTokenMissing()
+        now = app[CLOCK]()
+        started = await sessions.refresh(app[DB], app[CONFIG], token, now, audit_of(request))
+        data = {"accessToken": auth.access_token(app[CONFIG], started.user,
+                                                 started.session_id, now)}
+        if in_body and token == in_body:  # a non-browser client: it cannot read the cookie jar
+            data["refreshToken"] = started.refresh_token
+        response = ok(data=data, message="Token refreshed successfully")
+        _set_cookie(request, response, started.refresh_token)
+        return response
+
+    @docs(tags=["auth"], summary="End the current session")
+    @request_schema(LogoutSchema)
+    async def logout(self, request: web.Request) -> web.Response:
+        ctx = await require_user(request)
+        await sessions.end_session_of(request.app[DB], ctx.user, ctx.session_id,
+                                      audit_of(request), reason="logout")
+        response = ok(message="Logout successful")
+        _clear_cookie(request, response)
+        return response
+
+    @docs(tags=["auth"], summary="End every session of the signed-in user")
+    @request_schema(EmptySchema)
+    async def logout_all(self, request: web.Request) -> web.Response:
+        ctx = await require_user(request)
+        await sessions.end_all_sessions(request.app[DB], ctx.user, audit_of(request),
+                                        reason="logout_all")
+        response = ok(message="Logged out from all sessions")
+        _clear_cookie(request, response)
+        return response
+
+    @docs(tags=["auth"], summary="List the signed-in user's sessions")
+    async def list_sessions(self, request: web.Request) -> web.Response:
+        ctx = await require_user(request)
+        found = await sessions.list_sessions(request.app[DB], ctx.user, request.app[CLOCK]())
+        return ok(data={"sessions": [
+            {"id": s.id, "createdAt": iso(s.created_at), "lastUsedAt": iso(s.last_used_at),
+             "userAgent": s.user_agent, "ip": s.ip, "current": s.id == ctx.session_id}
+            for s in found]})
+
+    @docs(tags=["auth"], summary="End one of the signed-in user's sessions")
+    @match_info_schema(SessionPathSchema)
+    async def delete_session(self, request: web.Request) -> web.Response:
+        ctx = await require_user(request)
+        await sessions.end_session_of(request.app[DB], ctx.user, request[DATA]["id"],
+                                      audit_of(request), reason="revoked")
+        return ok(message="Session ended")
+
+    @docs(tags=["auth"], summary="Verify an email address with the mailed token")
+    @match_info_schema(TokenPathSchema)
+    async def verify_email(self, request: web.Request) -> web.Response:
+        app = request.app
+        await auth.verify_email(app[DB], request[DATA]["token"], app[CLOCK](),
+                                audit_of(request))
+        return ok(message="Email verified successfully")
+
+    @docs(tags=["auth"], summary="Mail a new verification link")
+    @request_schema(EmptySchema)
+    async def resend_verification(self, request: web.Request) -> web.Response:
+        ctx = await require_user(request)
+        app = request.app
+        await auth.resend_verification(app[DB], app[CONFIG], app[MAILER], ctx.user,
+                                       app[CLOCK](), audit_of(request))
+        return ok(message="Verification email sent")
+
+    @docs(tags=["auth"], summary="Mail a password reset link if the email is known")
+    @request_schema(ForgotPasswordSchema)
+    async def forgot_password(self, request: web.Request) -> web.Response:
+        app = request.app
+        await auth.forgot_password(app[DB], app[CONFIG], app[MAILER], request[DATA]["email"],
+                                   app[CLOCK](), audit_of(request))
+        return ok(message=FORGOT_MESSAGE)
+
+    @docs(tags=["auth"], summary="Set a new password with the mailed reset token")
+    @match_info_schema(TokenPathSchema)
+    @request_schema(ResetPasswordSchema)
+    async def reset_password(self, request: web.Request) -> web.Response:
+        app, data = request.app, request[DATA]
+        await auth.reset_password(app[DB], app[CONFIG], data["token"], data["password"],
+                                  app[CLOCK](), audit_of(request))
+        return ok(message="Password reset successfully")

@@ -1,0 +1,57 @@
+"""Request shapes of the /api/v1/auth routes; unknown fields are refused (400)."""
+
+from __future__ import annotations
+
+from marshmallow import RAISE, Schema, fields
+
+from handlers.schemas.fields import DateOfBirth, Email, Name, Password, PhoneNumber
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class RegisterSchema(_Strict):
+    firstName = Name(label="First name", required=True)  # noqa: N815 - wire names
+    lastName = Name(label="Last name", required=True)  # noqa: N815
+    email = Email(required=True)
+    password = Password(required=True)
+    phoneNumber = PhoneNumber(allow_none=True)  # noqa: N815
+    dateOfBirth = DateOfBirth(allow_none=True)  # noqa: N815
+
+
+class LoginSchema(_Strict):
+    email = Email(required=True)
+    # Login checks the stored hash only: the strength rules apply when a password is set.
+    password = fields.String(required=True, validate=lambda p: 0 < len(p) <= 1024,
+                             error_messages={"invalid": "Password must be a string",
+                                             "validator_failed": "Password is required"})
+
+
+class RefreshTokenSchema(_Strict):
+    refreshToken = fields.String(load_default=None, allow_none=True)  # noqa: N815
+
+
+class LogoutSchema(_Strict):
+    refreshToken = fields.String(load_default=None, allow_none=True)  # noqa: N815
+
+
+class ForgotPasswordSchema(_Strict):
+    email = Email(required=True, error_messages={"required": "Email is required"})
+
+
+class ResetPasswordSchema(_Strict):
+    password = Password(required=True)
+
+
+class TokenPathSchema(Schema):
+    token = fields.String(required=True)
+
+
+class SessionPathSchema(Schema):
+    id = fields.String(required=True)
+
+
+class EmptySchema(_Strict):
+    """Routes that take no body: any field is unknown (400)."""

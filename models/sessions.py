@@ -1,0 +1,117 @@
+"""The `sessions` collection: one document per login, holding its refresh-token hashes.
+
+`_id` is the session id (24 hex, also the access token's `sid`). The refresh token is stored
+only as `refreshHash`; the hashes of the last ROTATED_KEPT rotated tokens stay in
+`previousHashes` so a replayed old token is recognised (reuse detection). A TTL index drops a
+session when `expiresAt` (pushed forward by each rotation) passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from pymongo import ASCENDING, IndexModel
+
+from server.db import INDEX_BUILDERS
+
+COLLECTION = "sessions"
+ROTATED_KEPT = 20
+
+INDEXES = [
+    IndexModel([("expiresAt", ASCENDING)], name="expires_ttl", expireAfterSeconds=0),
+    IndexModel([("user", ASCENDING), ("createdAt", ASCENDING)], name="user_created"),
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    user_id: str
+    refresh_hash: str
+    previous_hashes: tuple[str, ...]
+    generation: int
+    rotated_at: datetime | None
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str | None
+    ip: str | None
+
+    @classmethod
+    def from_doc(cls, doc: Mapping[str, Any]) -> Session:
+        return cls(id=doc["_id"], user_id=str(doc["user"]), refresh_hash=doc["refreshHash"],
+                   previous_hashes=tuple(doc.get("previousHashes") or ()),
+                   generation=doc.get("generation", 0), rotated_at=doc.get("rotatedAt"),
+                   created_at=doc["createdAt"], last_used_at=doc["lastUsedAt"],
+                   expires_at=doc["expiresAt"], user_agent=doc.get("userAgent"),
+                   ip=doc.get("ip"))
+
+    @property
+    def last_rotated_hash(self) -> str | None:
+        """The hash of the token this session's current token replaced, if any."""
+        return self.previous_hashes[-1] if self.previous_hashes else None
+
+
+async def ensure_indexes(db: Any) -> None:
+    await db[COLLECTION].create_indexes(INDEXES)
+
+
+INDEX_BUILDERS.append(ensure_indexes)
+
+
+def new_session_id() -> str:
+    return str(ObjectId())
+
+
+async def insert_session(db: Any, *, session_id: str, user_id: str, refresh_hash: str,
+                         now: datetime, expires: datetime, user_agent: str | None,
+                         ip: str | None) -> Session:
+    doc = {"_id": session_id, "user": ObjectId(user_id), "refreshHash": refresh_hash,
+           "previousHashes": [], "generation": 0, "rotatedAt": None, "createdAt": now,
+           "lastUsedAt": now, "expiresAt": expires, "userAgent": user_agent, "ip": ip}
+    await db[COLLECTION].insert_one(doc)
+    return Session.from_doc(doc)
+
+
+async def find_session(db: Any, session_id: str) -> Session | None:
+    doc = await db[COLLECTION].find_one({"_id": session_id})
+    return Session.from_doc(doc) if doc else None
+
+
+async def rotate(db: Any, session_id: str, old_hash: str, new_hash: str, now: datetime,
+                 expires: datetime) -> bool:
+    """Replace the current refresh hash, only if it is still `old_hash` (so of two racing
+    refreshes exactly one rotates). True when this call rotated."""
+    result = await db[COLLECTION].update_one(
+        {"_id": session_id, "refreshHash": old_hash},
+        {"$set": {"refreshHash": new_hash, "rotatedAt": now, "lastUsedAt": now,
+                  "expiresAt": expires},
+         "$inc": {"generation": 1},
+         "$push": {"previousHashes": {"$each": [old_hash], "$slice": -ROTATED_KEPT}}})
+    return bool(result.modified_count)
+
+
+async def list_for_user(db: Any, user_id: str, session_ids: tuple[str, ...],
+                        now: datetime) -> list[Session]:
+    """The user's unexpired sessions among `session_ids`, oldest first."""
+    cursor = db[COLLECTION].find(
+        {"_id": {"$in": list(session_ids)}, "user": ObjectId(user_id),
+         "expiresAt": {"$gt": now}}).sort("createdAt", ASCENDING)
+    return [Session.from_doc(doc) async for doc in cursor]
+
+
+async def delete_sessions(db: Any, user_id: str, session_ids: list[str] | None = None,
+                          *, keep: list[str] | None = None) -> int:
+    """Delete the user's sessions: the given ids, or all but those in `keep`. Returns the
+    number deleted."""
+    query: dict[str, Any] = {"user": ObjectId(user_id)}
+    if session_ids is not None:
+        query["_id"] = {"$in": session_ids}
+    elif keep is not None:
+        query["_id"] = {"$nin": keep}
+    result = await db[COLLECTION].delete_many(query)
+    return int(result.deleted_count)

@@ -1,0 +1,158 @@
+"""Session flows: start (with the per-user cap), refresh rotation with reuse detection, end.
+
+A refresh token reads `<session id>.<secret>`. The first secret is random; each rotation's
+successor is HMAC(jwt.refresh_secret, previous token) (server.security.next_refresh_secret).
+Only SHA-256 hashes are stored. Presenting the token that was just rotated away:
+  - within jwt.refresh_reuse_grace of the rotation: answers the current pair (concurrent
+    tabs that raced with the same token all end up holding the same current token);
+  - later, or any older rotated token: reuse, the whole session ends.
+An unknown secret for a known session id is only `Invalid refresh token`: session ids are
+not secret (they are in every access token), so they must not let anyone end a session.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+
+from models import sessions, users
+from models.sessions import Session
+from models.users import User
+from server.config import Config
+from server.errors import Forbidden, NotFound, Unauthorized
+from server.security import new_token, next_refresh_secret, token_hash
+from server.services.audit import Audit
+
+
+class RefreshTokenMissing(Unauthorized):
+    code = "REFRESH_TOKEN_MISSING"
+    message = "Refresh token not found"
+
+
+class InvalidRefreshToken(Unauthorized):
+    code = "INVALID_REFRESH_TOKEN"
+    message = "Invalid refresh token"
+
+
+class AccountDeactivated(Forbidden):
+    code = "ACCOUNT_DEACTIVATED"
+    message = "Account is deactivated"
+
+
+class SessionNotFound(NotFound):
+    code = "SESSION_NOT_FOUND"
+    message = "Session not found"
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """A user with a live session and that session's refresh token."""
+
+    user: User
+    session_id: str
+    refresh_token: str
+
+
+def _split(token: str) -> str | None:
+    sid, dot, secret = token.partition(".")
+    return sid if dot and secret and ObjectId.is_valid(sid) and len(sid) == 24 else None
+
+
+async def start_session(db: Any, config: Config, user_id: str, now: datetime, *,
+                        user_agent: str | None, ip: str | None, login: bool = False,
+                        new_hash: str | None = None) -> Started:
+    """Create a session and register it on the user, dropping the oldest beyond
+    security.max_sessions. `login`/`new_hash` are passed to users.add_session."""
+    sid = sessions.new_session_id()
+    token = f"{sid}.{new_token()}"
+    await sessions.insert_session(db, session_id=sid, user_id=user_id,
+                                  refresh_hash=token_hash(token), now=now,
+                                  expires=now + config.jwt.refresh_ttl,
+                                  user_agent=user_agent, ip=ip)
+    cap = config.security.max_sessions
+    user = await users.add_session(db, user_id, sid, cap, now, login=login, new_hash=new_hash)
+    if user is None:  # the user vanished meanwhile (deleted by an admin)
+        await sessions.delete_sessions(db, user_id, [sid])
+        raise InvalidRefreshToken()
+    if len(user.active_sessions) >= cap:
+        # The $slice dropped the oldest ids from the user; drop their documents too.
+        await sessions.delete_sessions(db, user_id, keep=list(user.active_sessions))
+    return Started(user, sid, token)
+
+
+async def refresh(db: Any, config: Config, token: str, now: datetime,
+                  audit: Audit) -> Started:
+    """Rotate a refresh token. Raises InvalidRefreshToken (unknown, expired, ended, rotated;
+    a replayed rotated token also ends the session) or AccountDeactivated."""
+    sid = _split(token)
+    session = await sessions.find_session(db, sid) if sid else None
+    if session is None or session.expires_at <= now:
+        raise InvalidRefreshToken()
+    user = await users.find_by_id(db, session.user_id)
+    if user is not None and not user.is_active:
+        raise AccountDeactivated()
+    if user is None or session.id not in user.active_sessions:
+        await sessions.delete_sessions(db, session.user_id, [session.id])
+        raise InvalidRefreshToken()
+    presented = token_hash(token)
+    successor = f"{session.id}.{next_refresh_secret(config.jwt.refresh_secret, token)}"
+    if presented == session.refresh_hash:
+        if await sessions.rotate(db, session.id, presented, token_hash(successor), now,
+                                 now + config.jwt.refresh_ttl):
+            audit.event("token_refreshed", metric="refresh", userId=user.id,
+                        sessionId=session.id)
+            return Started(user, session.id, successor)
+        # Another request rotated this very token a moment ago: judge it as a replay.
+        session = await sessions.find_session(db, session.id) or session
+    return await _replayed(db, config, session, user, presented, successor, now, audit)
+
+
+async def _replayed(db: Any, config: Config, session: Session, user: User,
+                    presented: str, successor: str, now: datetime, audit: Audit) -> Started:
+    """A token that is not the session's current one: grace, reuse, or simply invalid."""
+    if presented == session.last_rotated_hash and session.rotated_at is not None \
+            and now - session.rotated_at <= config.jwt.refresh_reuse_grace \
+            and token_hash(successor) == session.refresh_hash:
+        audit.event("token_refreshed", metric="refresh", userId=user.id,
+                    sessionId=session.id, grace=True)
+        return Started(user, session.id, successor)
+    if presented in session.previous_hashes:
+        await end_sessions(db, user.id, [session.id])
+        audit.event("refresh_reuse_detected", metric="reuse_detected", level=logging.WARNING,
+                    userId=user.id, sessionId=session.id)
+        audit.event("session_ended", userId=user.id, sessionId=session.id, reason="reuse")
+    raise InvalidRefreshToken()
+
+
+async def end_sessions(db: Any, user_id: str, session_ids: list[str] | None = None, *,
+                       keep: str | None = None) -> None:
+    """End sessions of a user: the given ids, or every one (except `keep`). Their access
+    tokens are refused from the next request and their refresh tokens are deleted."""
+    await users.remove_sessions(db, user_id, session_ids, keep=keep)
+    await sessions.delete_sessions(db, user_id, session_ids,
+                                   keep=[keep] if keep is not None else None)
+
+
+async def end_session_of(db: Any, user: User, session_id: str, audit: Audit,
+                         reason: str) -> None:
+    """End one of `user`'s sessions. Raises SessionNotFound when it is not theirs or gone."""
+    if session_id not in user.active_sessions:
+        raise SessionNotFound()
+    await end_sessions(db, user.id, [session_id])
+    audit.event("session_ended", userId=user.id, sessionId=session_id, reason=reason)
+
+
+async def end_all_sessions(db: Any, user: User, audit: Audit, reason: str, *,
+                           keep: str | None = None) -> None:
+    """End every session of `user` but `keep` (logout-all, password change, deactivation)."""
+    await end_sessions(db, user.id, keep=keep)
+    audit.event("session_ended", userId=user.id, all=True, kept=keep, reason=reason)
+
+
+async def list_sessions(db: Any, user: User, now: datetime) -> list[Session]:
+    """The user's live sessions, oldest first."""
+    return await sessions.list_for_user(db, user.id, user.active_sessions, now)

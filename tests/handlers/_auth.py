@@ -1,0 +1,80 @@
+"""Helpers for the auth contract tests: sign-up payloads, bearer headers, mailed tokens, a clock."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from server.clock import utcnow
+from server.keys import CLOCK, DB
+
+AUTH = "/api/v1/auth"
+PASSWORD = "Str0ng!Passw0rd"
+NEW_PASSWORD = "N3w!Passw0rd-ok"
+
+
+def person(email: str = "ada@example.com", **extra: Any) -> dict[str, Any]:
+    return {"firstName": "Ada", "lastName": "Lovelace", "email": email, "password": PASSWORD,
+            **extra}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def db_of(client: TestClient) -> Any:  # type: ignore[type-arg]
+    return client.app[DB]  # type: ignore[index]
+
+
+class Clock:
+    """A settable app clock: tests move time instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, delta: timedelta) -> None:
+        self.now += delta
+
+
+def use_clock(client: TestClient) -> Clock:  # type: ignore[type-arg]
+    clock = Clock()
+    client.app[CLOCK] = clock  # type: ignore[index]
+    return clock
+
+
+async def register(client: TestClient, email: str = "ada@example.com",  # type: ignore[type-arg]
+                   **extra: Any) -> dict[str, Any]:
+    """Register and return `data` plus the refresh cookie as `refreshToken`."""
+    resp = await client.post(f"{AUTH}/register", json=person(email, **extra))
+    body = await resp.json()
+    assert resp.status == 201, body
+    return {**body["data"], "refreshToken": resp.cookies["refreshToken"].value}
+
+
+async def login(client: TestClient, email: str = "ada@example.com",  # type: ignore[type-arg]
+                password: str = PASSWORD, **headers: str) -> dict[str, Any]:
+    resp = await client.post(f"{AUTH}/login", json={"email": email, "password": password},
+                             headers=headers)
+    body = await resp.json()
+    assert resp.status == 200, body
+    return {**body["data"], "refreshToken": resp.cookies["refreshToken"].value}
+
+
+async def mailed_tokens(client: TestClient, to: str, path: str) -> list[str]:  # type: ignore[type-arg]
+    """Tokens of `{frontend_url}/{path}?token=` links queued for `to`, oldest first."""
+    found = []
+    async for doc in db_of(client).outbox.find({"to": to}).sort("createdAt", 1):
+        found += re.findall(rf"/{path}\?token=([A-Za-z0-9_\-]+)", doc["text"])
+    return found
+
+
+async def refresh(client: TestClient, token: str) -> Any:  # type: ignore[type-arg]
+    """POST /refresh-token with the token in the JSON body (no cookie jar)."""
+    client.session.cookie_jar.clear()
+    return await client.post(f"{AUTH}/refresh-token", json={"refreshToken": token})
