@@ -6,7 +6,6 @@ from aiohttp import web
 
 from handlers.auth import AuthHandler
 from handlers.docs import DocsHandler
-from handlers.auth import AuthHandler
 from handlers.health import HealthHandler
 
 API = "/api/v1"
@@ -17,18 +16,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/health", health.health)
     app.router.add_get("/health/ready", health.ready)
     app.router.add_get("/metrics", health.metrics)
-    auth = AuthHandler()
-    app.router.add_post(f"{API}/auth/register", auth.register)
-    app.router.add_post(f"{API}/auth/login", auth.login)
-    app.router.add_post(f"{API}/auth/refresh-token", auth.refresh_token)
-    app.router.add_post(f"{API}/auth/logout", auth.logout)
-    app.router.add_post(f"{API}/auth/logout-all", auth.logout_all)
-    app.router.add_get(f"{API}/auth/sessions", auth.list_sessions)
-    app.router.add_delete(f"{API}/auth/sessions/{{id}}", auth.delete_session)
-    app.router.add_get(f"{API}/auth/verify-email/{{token}}", auth.verify_email)
-    app.router.add_post(f"{API}/auth/resend-verification", auth.resend_verification)
-    app.router.add_post(f"{API}/auth/forgot-password", auth.forgot_password)
-    app.router.add_post(f"{API}/auth/reset-password/{{token}}", auth.reset_password)
     auth = AuthHandler()
     app.router.add_post(f"{API}/auth/register", auth.register)
     app.router.add_post(f"{API}/auth/login", auth.login)
