@@ -1,12 +1,82 @@
-"""Rate limiting (issue 5 builds it here): counts every /api/ request against shared budgets."""
+"""Rate limiting: counts every /api/ request against shared per-IP, credential and user budgets."""
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 
 from server.config import RateLimitConfig
+from server.errors import AppError, TooManyRequests
+from server.keys import CLOCK, CONFIG, METRICS, REQUEST_ID, RESPONSE_HEADERS
+from server.logs import security_event
+from server.ratelimit import LIMITER, Budget, Usage, most_constraining, usage_headers
+from server.request_info import client_ip
+from server.security import decode_access_token
+
+# Routes that take or mint credentials get a tighter per-IP budget of their own (API.md).
+CREDENTIAL_PATHS = frozenset({"/api/v1/auth/register", "/api/v1/auth/login",
+                              "/api/v1/auth/forgot-password", "/api/v1/auth/resend-verification"})
+CREDENTIAL_PREFIX = "/api/v1/auth/reset-password/"
 
 
-def rate_limit_middleware(config: RateLimitConfig) -> web.middleware | None:  # type: ignore[valid-type]
+def is_credential_route(path: str) -> bool:
+    return path in CREDENTIAL_PATHS or path.startswith(CREDENTIAL_PREFIX)
+
+
+def bearer_subject(request: web.Request) -> str | None:
+    """The user id of a valid bearer token, else None: the route answers 401 itself (the
+    limiter runs before authentication and must not decide it)."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    try:
+        claims = decode_access_token(request.app[CONFIG].jwt, token.strip(), request.app[CLOCK]())
+    except AppError:
+        return None
+    return claims.user_id
+
+
+def _reject(request: web.Request, over: Usage, ip: str, user: str | None) -> TooManyRequests:
+    now = request.app[CLOCK]()
+    retry = over.reset_after(now)
+    request.app[METRICS].rate_limited.labels(over.budget.name).inc()
+    security_event("rate_limited", request.get(REQUEST_ID), level=logging.WARNING,
+                   budget=over.budget.name, ip=ip, userId=user, path=request.path)
+    return TooManyRequests(headers={**usage_headers(over, now), "Retry-After": str(retry)},
+                           extra={"retryAfter": retry})
+
+
+def rate_limit_middleware(config: RateLimitConfig) -> Middleware | None:
     """The limiter for this config, or None when rate limiting is off."""
-    return None
+    if not config.enabled:
+        return None
+    by_ip = Budget("ip", config.max, config.window)
+    credentials = Budget("auth", config.auth_max, config.auth_window)
+    by_user = Budget("user", config.user_max, config.user_window)
+
+    @web.middleware
+    async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
+        # CORS preflights carry no credentials and must not eat the budget of the real call.
+        if not request.path.startswith("/api/") or request.method == "OPTIONS":
+            return await handler(request)
+        ip = client_ip(request)
+        demands = [(by_ip, ip)]
+        if is_credential_route(request.path):
+            demands.append((credentials, ip))
+        user = bearer_subject(request)
+        if user is not None:
+            demands.append((by_user, user))
+        now = request.app[CLOCK]()
+        usages = await request.app[LIMITER].check(demands, now)
+        # Several budgets apply: show the one that will stop the client first.
+        shown = most_constraining(usages)
+        request[RESPONSE_HEADERS] = {**request.get(RESPONSE_HEADERS, {}),
+                                     **usage_headers(shown, now)}
+        if shown.exceeded:
+            raise _reject(request, shown, ip, user)
+        return await handler(request)
+
+    return rate_limit

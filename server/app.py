@@ -15,6 +15,7 @@ from server.db import mongo_ctx
 from server.keys import CLOCK, CONFIG, METRICS, STARTED_AT
 from server.mailer import mailer_ctx
 from server.metrics import Metrics
+from server.ratelimit import rate_limit_ctx
 from server.routes import setup_routes
 
 
@@ -33,4 +34,5 @@ def create_app(config: Config) -> web.Application:
     app.on_response_prepare.append(hide_server_header)
     app.cleanup_ctx.append(mongo_ctx)
     app.cleanup_ctx.append(mailer_ctx)  # after mongo_ctx: it needs app[DB]
+    app.cleanup_ctx.append(rate_limit_ctx)  # after mongo_ctx: the mongodb store uses app[DB]
     return app
