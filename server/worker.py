@@ -64,9 +64,32 @@ async def _serve(config: Config, sock: socket.socket, ready: Connection) -> None
     LOG.info("worker stopping", extra={"fields": {"event": "worker_stopping"}})
     await site.stop()
     await asyncio.sleep(_ACCEPT_GRACE_S)
-    # Waits for in-flight requests up to server.shutdown_timeout, then closes the database.
+    await _drain(runner, config.server.shutdown_timeout.total_seconds())
+    # Closes what is left (after a drain timeout: cancels it) and then the database client.
     await runner.cleanup()
     LOG.info("worker stopped", extra={"fields": {"event": "worker_stopped"}})
+
+
+async def _drain(runner: web.AppRunner, timeout: float) -> None:
+    """Let in-flight requests finish (up to `timeout`) while closing idle connections.
+
+    aiohttp's own shutdown closes every connection first and a closing connection ignores
+    incoming bytes, so a request still uploading its body would starve until the timeout and
+    be cancelled. We wait for those ourselves before handing over to runner.cleanup(). The
+    busy flag is aiohttp's (pinned version); without it we fall back to aiohttp's behaviour.
+    """
+    deadline = asyncio.get_running_loop().time() + timeout
+    server = runner.server
+    while server is not None and asyncio.get_running_loop().time() < deadline:
+        busy = False
+        for conn in server.connections:
+            if getattr(conn, "_request_in_progress", False):
+                busy = True
+            else:
+                conn.close()  # idle keep-alive: no new request may start on it
+        if not busy:
+            return
+        await asyncio.sleep(0.05)
 
 
 def _report_ready(ready: Connection) -> None:

@@ -1,0 +1,143 @@
+"""Test harness for process tests: runs `python run.py` as a real process and reads its logs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from server.embedded_db import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE_CONFIG = ROOT / "tests" / "config.test.yaml"
+T = TypeVar("T")
+
+
+def write_config(path: Path, **sections: dict[str, Any]) -> Path:
+    """tests/config.test.yaml with some sections' keys replaced; info logs (worker pids)."""
+    data = yaml.safe_load(BASE_CONFIG.read_text(encoding="utf-8"))
+    data.setdefault("logging", {})["level"] = "info"
+    data.setdefault("server", {})["shutdown_timeout"] = "10s"
+    for name, values in sections.items():
+        data.setdefault(name, {}).update(values)
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def wait_for(check: Callable[[], T], timeout: float, what: str) -> T:
+    """Poll `check` until it returns something truthy; fail the test after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.1)
+
+
+def get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
+    """One request on a fresh connection (urllib never reuses one)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
+            return response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+class Service:
+    """`python run.py --config CONFIG --port PORT --workers N` with stdout in a log file."""
+
+    def __init__(self, tmp_path: Path, config: Path, workers: int = 2) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / f"service-{self.port}.log"
+        self.err_path = tmp_path / f"service-{self.port}.err"
+        self.argv = [sys.executable, "run.py", "--config", str(config),
+                     "--port", str(self.port), "--workers", str(workers)]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20.0) -> Service:
+        with self.log_path.open("ab") as out, self.err_path.open("ab") as err:
+            # Own process group, so cleanup can kill the master and its workers together.
+            self.process = subprocess.Popen(  # noqa: S603 - fixed argv
+                self.argv, cwd=ROOT, stdout=out, stderr=err, start_new_session=True)
+        wait_for(self._healthy, timeout, "GET /health to answer 200")
+        return self
+
+    def _healthy(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise AssertionError(f"run.py exited {self.process.returncode}: {self.stderr()}")
+        try:
+            return get(self.url + "/health", timeout=2)[0] == 200
+        except OSError:
+            return False
+
+    def stderr(self) -> str:
+        return self.err_path.read_text(encoding="utf-8", errors="replace")
+
+    def events(self, event: str | None = None, logger: str | None = None) -> list[dict[str, Any]]:
+        """The JSON log lines so far, optionally only one `event` or one `logger`."""
+        lines = []
+        for raw in self.log_path.read_text(encoding="utf-8").splitlines():
+            with contextlib.suppress(ValueError):
+                lines.append(json.loads(raw))
+        return [line for line in lines
+                if (event is None or line.get("event") == event)
+                and (logger is None or line.get("logger") == logger)]
+
+    def worker_pids(self) -> set[int]:
+        """Workers the master started and has not yet seen exit."""
+        started = {e["worker_pid"] for e in self.events("worker_started")}
+        exited = {e["worker_pid"] for e in self.events("worker_exited")}
+        return started - exited
+
+    def ready_worker_pids(self) -> set[int]:
+        """Live workers that reported they are serving."""
+        return self.worker_pids() & {e["pid"] for e in self.events("worker_ready")}
+
+    def signal(self, number: int) -> None:
+        assert self.process is not None
+        self.process.send_signal(number)
+
+    def wait(self, timeout: float = 25.0) -> int:
+        assert self.process is not None
+        return self.process.wait(timeout)
+
+    def close(self) -> None:
+        """Always called in `finally`: nothing may outlive the test, even after a failure."""
+        if self.process is not None and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+        # The embedded database runs in a session of its own; kill it if the master did not stop it.
+        if self.log_path.exists():
+            stopped = {e["db_pid"] for e in self.events("db_stopped")}
+            for event in self.events("db_started"):
+                if event["db_pid"] not in stopped:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(event["db_pid"], signal.SIGKILL)
+
+
+def alive(pid: int) -> bool:
+    """True while `pid` exists (and is not a zombie awaiting its parent)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = Path(f"/proc/{pid}/stat")
+    with contextlib.suppress(OSError):
+        return status.read_text().split(")")[-1].split()[0] != "Z"
+    return True

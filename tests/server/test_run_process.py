@@ -1,0 +1,211 @@
+"""run.py as a real process: workers restart, graceful SIGTERM, SIGHUP reload, shared metrics."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from pymongo import MongoClient
+
+from tests.server._service import Service, alive, get, wait_for, write_config
+
+pytestmark = pytest.mark.process
+
+MakeService = Callable[..., Service]
+
+
+@pytest.fixture
+def make_service(tmp_path: Path, mongo_uri: str) -> Iterator[MakeService]:
+    """Services on the session's database server, each on a fresh database; all killed and
+    dropped afterwards, whatever happened."""
+    services: list[Service] = []
+    names: list[str] = []
+
+    def build(workers: int = 2, **sections: dict[str, Any]) -> Service:
+        names.append(f"gh_proc_{uuid.uuid4().hex[:12]}")
+        mongodb = {"uri": mongo_uri, "database": names[-1], **sections.pop("mongodb", {})}
+        config = write_config(tmp_path / f"config-{len(services)}.yaml", mongodb=mongodb,
+                              **sections)
+        services.append(Service(tmp_path, config, workers))
+        return services[-1]
+
+    try:
+        yield build
+    finally:
+        for service in services:
+            service.close()
+        client: MongoClient[Any] = MongoClient(mongo_uri, serverSelectionTimeoutMS=2000)
+        try:
+            for name in names:
+                client.drop_database(name)
+        finally:
+            client.close()
+
+
+def two_ready_workers(service: Service) -> set[int]:
+    return wait_for(lambda: len(service.ready_worker_pids()) == 2 and service.ready_worker_pids(),
+                    15, "two workers serving")
+
+
+def health_count(service: Service) -> float:
+    """gatehouse_http_requests_total for GET /health 200, as /metrics reports it."""
+    status, body = get(service.url + "/metrics")
+    assert status == 200
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            if (sample.name == "gatehouse_http_requests_total"
+                    and sample.labels == {"method": "GET", "route": "/health", "status": "200"}):
+                return sample.value
+    return 0.0
+
+
+def served_by(service: Service, path: str) -> Counter[int]:
+    """How many access lines each worker pid wrote for `path`."""
+    return Counter(line["pid"] for line in service.events(logger="gatehouse.access")
+                   if line.get("path") == path)
+
+
+class TestStartup:
+    def test_logs_one_start_line_without_the_database_uri(self, make_service: MakeService,
+                                                          mongo_uri: str) -> None:
+        service = make_service().start()
+        (line,) = service.events("listening")
+        assert line["address"] == f"http://127.0.0.1:{service.port}"
+        assert line["workers"] == 2
+        assert line["database"] == "external"
+        assert mongo_uri not in service.log_path.read_text()
+        two_ready_workers(service)
+        service.signal(signal.SIGTERM)
+        assert service.wait() == 0
+
+
+class TestWorkerCrash:
+    def test_killed_worker_is_replaced_while_the_service_keeps_answering(
+            self, make_service: MakeService) -> None:
+        service = make_service().start()
+        victim, survivor = sorted(two_ready_workers(service))
+        os.kill(victim, signal.SIGKILL)
+        statuses = [get(service.url + "/health")[0] for _ in range(10)]
+        assert statuses == [200] * 10
+        pids = wait_for(lambda: (len(service.ready_worker_pids()) == 2
+                                 and victim not in service.worker_pids()
+                                 and service.ready_worker_pids()), 15, "a replacement worker")
+        assert survivor in pids
+        assert not alive(victim)
+        (replacement,) = pids - {survivor}
+        assert get(service.url + "/health")[0] == 200
+        service.signal(signal.SIGTERM)
+        assert service.wait() == 0
+        assert not alive(replacement)
+        assert not alive(survivor)
+
+
+class TestGracefulStop:
+    def test_sigterm_lets_a_slow_upload_finish_then_exits_zero(
+            self, make_service: MakeService) -> None:
+        service = make_service().start()
+        two_ready_workers(service)
+        # No debug route in the app: the request is slow because its *body* arrives slowly.
+        # The sanitize middleware awaits the whole JSON body before the handler runs, so the
+        # request is in flight inside the worker for the whole upload.
+        body = b'{"pad": "' + b"x" * 1990 + b'"}'
+        head = (f"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        with socket.create_connection(("127.0.0.1", service.port), timeout=20) as conn:
+            conn.sendall(head + body[:100])
+            time.sleep(0.5)
+            service.signal(signal.SIGTERM)
+            wait_for(lambda: service.events("worker_stopping"), 5, "workers told to stop")
+            for start in range(100, len(body), 200):
+                time.sleep(0.2)
+                conn.sendall(body[start:start + 200])
+            response = _read_all(conn)
+        assert response.startswith(b"HTTP/1.1 200"), response[:200]
+        assert b'"status":"healthy"' in response
+        assert service.wait() == 0
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", service.port), timeout=2).close()
+
+
+def _read_all(conn: socket.socket) -> bytes:
+    chunks = []
+    while chunk := conn.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class TestReload:
+    def test_sighup_replaces_every_worker_and_refuses_no_request(
+            self, make_service: MakeService) -> None:
+        service = make_service().start()
+        old = two_ready_workers(service)
+        done = threading.Event()
+        results: list[int | str] = []
+
+        def hammer() -> None:
+            while not done.is_set():
+                try:
+                    results.append(get(service.url + "/health")[0])
+                except OSError as exc:
+                    results.append(repr(exc))
+
+        thread = threading.Thread(target=hammer)
+        thread.start()
+        try:
+            time.sleep(0.5)
+            service.signal(signal.SIGHUP)
+            wait_for(lambda: service.events("reloaded"), 20, "reload complete")
+            wait_for(lambda: not old & service.worker_pids(), 20, "old workers exited")
+            time.sleep(0.5)
+        finally:
+            done.set()
+            thread.join(10)
+        failures = [r for r in results if r != 200]
+        assert failures == []
+        assert len(results) > 20
+        new = service.ready_worker_pids()
+        assert len(new) == 2
+        assert not new & old
+        service.signal(signal.SIGTERM)
+        assert service.wait() == 0
+
+
+class TestMetricsAcrossWorkers:
+    def test_metrics_sum_requests_served_by_every_worker(self, make_service: MakeService) -> None:
+        service = make_service().start()
+        two_ready_workers(service)
+        before = health_count(service)
+        baseline = served_by(service, "/health")
+        sent = 0
+        with ThreadPoolExecutor(8) as pool:
+            # Fresh connections in parallel batches until both workers have served some.
+            while sent < 400:
+                statuses = list(pool.map(lambda _: get(service.url + "/health")[0], range(16)))
+                assert statuses == [200] * 16
+                sent += 16
+                if len(served_by(service, "/health") - baseline) == 2:
+                    break
+        spread = served_by(service, "/health") - baseline
+        assert len(spread) == 2, spread
+        assert sum(spread.values()) == sent
+        # Whichever worker answers /metrics reports the service-wide total.
+        answers = set()
+        for _ in range(40):
+            answers.add(health_count(service))
+            if len(served_by(service, "/metrics")) == 2:
+                break
+        assert len(served_by(service, "/metrics")) == 2
+        assert answers == {before + sent}
+        service.signal(signal.SIGTERM)
+        assert service.wait() == 0
