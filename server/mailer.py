@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timedelta
@@ -67,17 +68,23 @@ class FileBackend:
 
 
 class SmtpBackend:
-    """SMTP via aiosmtplib: STARTTLS when configured, AUTH when a username is set."""
+    """SMTP via aiosmtplib: STARTTLS when configured, AUTH when a username is set.
 
-    def __init__(self, smtp: SmtpConfig) -> None:
+    Certificates are checked against the system CAs; `tls_context` replaces that (tests
+    with a self-signed certificate, or a private CA).
+    """
+
+    def __init__(self, smtp: SmtpConfig, tls_context: ssl.SSLContext | None = None) -> None:
         self.smtp = smtp
+        self.tls_context = tls_context
 
     async def deliver(self, message: EmailMessage) -> None:
         cfg = self.smtp
         await aiosmtplib.send(
             message, hostname=cfg.host, port=cfg.port,
             username=cfg.username or None, password=cfg.password or None,
-            start_tls=cfg.starttls, timeout=cfg.timeout.total_seconds(),
+            start_tls=cfg.starttls, tls_context=self.tls_context,
+            timeout=cfg.timeout.total_seconds(),
         )
 
 

@@ -89,7 +89,8 @@ class SmtpSink:
     fixture does). `stop()` then `start()` reuses the same port, to play an outage.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, **options: Any) -> None:
+        self._options = options  # aiosmtpd SMTP options: tls_context, authenticator, ...
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port: int = probe.getsockname()[1]
@@ -101,7 +102,8 @@ class SmtpSink:
         return "250 OK"
 
     def start(self) -> None:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port,
+                                      **self._options)
         self._controller.start()
 
     def stop(self) -> None:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import shutil
+import ssl
+import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import timedelta
 from email import message_from_bytes, policy
 from pathlib import Path
 from typing import Any
 
 import pytest
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from models import outbox
 from server.clock import utcnow
@@ -20,7 +24,7 @@ from server.config import Config, MailConfig, SmtpConfig
 from server.db import make_client
 from server.emails import OutgoingMail, reset_email, to_mime, verification_email
 from server.keys import MAILER
-from server.mailer import Mailer
+from server.mailer import Mailer, SmtpBackend
 from tests.conftest import SmtpSink
 
 TOKEN = "tok_SECRET-abc123"
@@ -264,6 +268,72 @@ class TestSenders:
             client.close()
         assert any(r.getMessage().startswith("mail sender: outbox unavailable")
                    for r in caplog.records)
+
+
+@pytest.fixture
+def tls_contexts(tmp_path: Path) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """(server, client) contexts around a throwaway self-signed certificate for 127.0.0.1."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes",  # noqa: S603
+                    "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(cert, key)
+    return server, ssl.create_default_context(cafile=str(cert))
+
+
+@pytest.fixture
+def secure_smtp(tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext]) -> Iterator[SmtpSink]:
+    """A server that refuses mail before STARTTLS and without AUTH as mailer / s3cret."""
+
+    def check(server: Any, session: Any, envelope: Any, mechanism: str,
+              auth_data: Any) -> AuthResult:
+        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == b"mailer"
+              and auth_data.password == b"s3cret")
+        return AuthResult(success=ok, handled=False)  # handled=False: aiosmtpd answers 535
+
+    sink = SmtpSink(tls_context=tls_contexts[0], require_starttls=True, auth_required=True,
+                    authenticator=check)
+    sink.start()
+    yield sink
+    sink.stop()
+
+
+class TestSmtpStartTlsAndAuth:
+    def _mailer(self, db: Any, config: Config, sink: SmtpSink, password: str,
+                client_tls: ssl.SSLContext) -> Mailer:
+        smtp = SmtpConfig(host="127.0.0.1", port=sink.port, username="mailer",
+                          password=password, starttls=True, timeout=timedelta(seconds=2))
+        mail = dataclasses.replace(config.mail, backend="smtp", smtp=smtp)
+        return Mailer(db, mail, backend=SmtpBackend(smtp, tls_context=client_tls))
+
+    async def test_delivers_over_starttls_with_auth(
+            self, db: Any, config: Config, secure_smtp: SmtpSink,
+            tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext]) -> None:
+        sender = self._mailer(db, config, secure_smtp, "s3cret", tls_contexts[1])
+        await sender.send(verification_email(config, "ann@example.com", TOKEN))
+        assert await sender.run_once() == 1
+        message = await secure_smtp.wait_for("ann@example.com")
+        assert secure_smtp.link(message, VERIFY) == VERIFY + TOKEN
+
+    async def test_refused_credentials_are_retried_and_never_logged(
+            self, db: Any, config: Config, secure_smtp: SmtpSink,
+            tls_contexts: tuple[ssl.SSLContext, ssl.SSLContext],
+            caplog: pytest.LogCaptureFixture) -> None:
+        caplog.set_level(logging.DEBUG, logger="gatehouse")
+        sender = self._mailer(db, config, secure_smtp, "wrong-pass", tls_contexts[1])
+        await sender.send(verification_email(config, "ann@example.com", TOKEN))
+        assert await sender.run_once() == 1
+        stored = await db[outbox.COLLECTION].find_one({})
+        assert (stored["status"], stored["lastError"]) == ("pending",
+                                                           "SMTPAuthenticationError 535")
+        assert secure_smtp.messages == []
+        assert "wrong-pass" not in logged_text(caplog)
+        assert TOKEN not in logged_text(caplog)
 
 
 class TestAppWiring:
