@@ -1,0 +1,213 @@
+"""The rate-limit stores: exact under concurrency, few round trips, 503 when down, memory rules."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from pymongo import monitoring
+
+from models import rate_limits
+from server.config import Config, ConfigError, load_config
+from server.embedded_db import EmbeddedDb, free_port
+from tests.conftest import TEST_CONFIG
+from tests.middlewares._rate_limit import (
+    PING,
+    bearer,
+    build_app,
+    limit_env,
+    limited,
+    redis_server,
+    redis_url,
+)
+
+__all__ = ["limited", "redis_server", "redis_url"]  # fixtures used by this module
+
+UNAVAILABLE = "Service temporarily unavailable"
+
+
+class CommandCounter(monitoring.CommandListener):
+    """The driver's command monitoring: counts commands every client sends, by name and
+    collection (other layers, such as the mail outbox, poll with findAndModify too)."""
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter[tuple[str, Any]] = collections.Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        name = event.command_name
+        self.counts[name, event.command.get(name)] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+_COUNTER = CommandCounter()
+# Registered globally so it sees the app's own client (created inside mongo_ctx); once per run.
+monitoring.register(_COUNTER)
+
+
+@pytest.fixture
+def mongo_ops() -> Callable[[], int]:
+    """findAndModify commands on rate_limits since the fixture started (the limiter's only
+    Mongo operation)."""
+    key = ("findAndModify", rate_limits.COLLECTION)
+    start = _COUNTER.counts[key]
+    return lambda: _COUNTER.counts[key] - start
+
+
+def redis_round_trips(url: str) -> int:
+    stats = redis.Redis.from_url(url).info("commandstats")
+    return sum(int(stats.get(f"cmdstat_{name}", {}).get("calls", 0))
+               for name in ("evalsha", "eval"))
+
+
+@pytest.fixture
+def start(aiohttp_client: Any) -> Callable[..., Any]:
+    async def run(config: Config) -> Any:
+        return await aiohttp_client(build_app(config))
+
+    return run
+
+
+async def burst(client: Any, count: int, headers: dict[str, str] | None = None) -> list[int]:
+    responses = await asyncio.gather(*(client.get(PING, headers=headers) for _ in range(count)))
+    return [r.status for r in responses]
+
+
+class TestExactness:
+    async def test_concurrent_requests_allow_exactly_the_budget(self, limited: Any,
+                                                                start: Any) -> None:
+        client = await start(limited(max=20))
+        statuses = await burst(client, 60)
+        assert statuses.count(200) == 20
+        assert statuses.count(429) == 40
+
+    async def test_concurrent_users_allow_exactly_their_budget(self, limited: Any,
+                                                               start: Any) -> None:
+        config = limited(max=500, user_max=7)
+        client = await start(config)
+        statuses = await burst(client, 30, bearer(client.app, config, "c" * 24))
+        assert statuses.count(200) == 7
+
+
+class TestMongoCost:
+    async def test_one_update_per_budget_per_request(self, make_config: Any, start: Any,
+                                                     mongo_ops: Callable[[], int]) -> None:
+        config = make_config(environ=limit_env("mongodb", max=100))
+        client = await start(config)
+        for _ in range(10):
+            assert (await client.get(PING)).status == 200
+        assert mongo_ops() == 10
+        user = bearer(client.app, config, "d" * 24)
+        for _ in range(10):
+            assert (await client.get(PING, headers=user)).status == 200
+        assert mongo_ops() == 10 + 2 * 10
+
+    async def test_concurrent_increments_are_coalesced(self, make_config: Any, start: Any,
+                                                       mongo_ops: Callable[[], int]) -> None:
+        client = await start(make_config(environ=limit_env("mongodb", max=1000)))
+        statuses = await burst(client, 100)
+        assert statuses == [200] * 100
+        assert mongo_ops() <= 25
+
+    async def test_a_spent_budget_costs_no_round_trip(self, make_config: Any, start: Any,
+                                                      mongo_ops: Callable[[], int]) -> None:
+        client = await start(make_config(environ=limit_env("mongodb", max=3)))
+        statuses = [(await client.get(PING)).status for _ in range(20)]
+        assert statuses == [200] * 3 + [429] * 17
+        assert mongo_ops() == 3
+
+
+class TestRedisCost:
+    async def test_one_script_call_per_request(self, make_config: Any, start: Any,
+                                               redis_url: str) -> None:
+        config = make_config(environ=limit_env("redis", redis_url, max=100))
+        client = await start(config)
+        before = redis_round_trips(redis_url)
+        user = bearer(client.app, config, "e" * 24)
+        for _ in range(10):
+            assert (await client.get(PING, headers=user)).status == 200
+        # Both budgets of a request in one script call; +1 for the first EVALSHA that
+        # finds the script not yet loaded.
+        assert 10 <= redis_round_trips(redis_url) - before <= 11
+
+
+@pytest.fixture
+def blackhole() -> Iterator[int]:
+    """A port that accepts connections and never answers (a hung store)."""
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    yield server.getsockname()[1]
+    server.close()
+
+
+@pytest.fixture
+async def own_mongo() -> AsyncIterator[EmbeddedDb]:
+    """A database of this test's own, so it can be stopped under a running app."""
+    db = EmbeddedDb(":memory:")
+    await asyncio.to_thread(db.start)
+    yield db
+    await asyncio.to_thread(db.stop)
+
+
+class TestStoreDown:
+    async def assert_quick_503(self, client: Any) -> None:
+        started = time.monotonic()
+        response = await client.get(PING)
+        elapsed = time.monotonic() - started
+        assert response.status == 503
+        body = await response.json()
+        assert body["error"] == UNAVAILABLE
+        assert body["code"] == "SERVICE_UNAVAILABLE"
+        assert elapsed < 3.0
+        assert (await client.get("/health")).status == 200  # only /api/ needs the store
+
+    async def test_mongodb_down(self, make_config: Any, start: Any,
+                                own_mongo: EmbeddedDb) -> None:
+        client = await start(make_config(environ={
+            **limit_env("mongodb", timeout="1s"), "APP__MONGODB__URI": own_mongo.uri}))
+        assert (await client.get(PING)).status == 200
+        await asyncio.to_thread(own_mongo.stop)
+        await self.assert_quick_503(client)
+
+    async def test_redis_refusing_connections(self, make_config: Any, start: Any) -> None:
+        url = f"redis://127.0.0.1:{free_port()}/0"
+        client = await start(make_config(environ=limit_env("redis", url, timeout="1s")))
+        await self.assert_quick_503(client)
+
+    async def test_redis_hanging(self, make_config: Any, start: Any, blackhole: int) -> None:
+        url = f"redis://127.0.0.1:{blackhole}/0"
+        client = await start(make_config(environ=limit_env("redis", url, timeout="1s")))
+        await self.assert_quick_503(client)
+
+
+class TestMemoryStore:
+    def test_refused_with_several_workers(self) -> None:
+        env = {**limit_env("memory"), "APP__SERVER__WORKERS": "2"}
+        with pytest.raises(ConfigError, match=r"^rate_limit\.store: .*server\.workers = 1"):
+            load_config(TEST_CONFIG, env)
+
+    def test_refused_in_production(self) -> None:
+        env = {**limit_env("memory"), "APP__ENVIRONMENT": "production",
+               "APP__MONGODB__URI": "mongodb://127.0.0.1:1"}
+        with pytest.raises(ConfigError, match=r"^rate_limit\.store: memory is for development"):
+            load_config(TEST_CONFIG, env)
+
+    async def test_single_worker_warns_and_limits(self, make_config: Any, start: Any,
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+        with caplog.at_level(logging.WARNING, logger="gatehouse"):
+            client = await start(make_config(environ=limit_env("memory", max=2)))
+        assert any("memory" in r.getMessage() and "single-worker" in r.getMessage()
+                   for r in caplog.records)
+        assert sorted(await burst(client, 3)) == [200, 200, 429]
