@@ -8,7 +8,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from server.app import create_app
 from server.clock import utcnow
+from server.config import Config
 from server.keys import CLOCK, DB
 
 AUTH = "/api/v1/auth"
@@ -42,10 +44,12 @@ class Clock:
         self.now += delta
 
 
-def use_clock(client: TestClient) -> Clock:  # type: ignore[type-arg]
+async def clocked_client(aiohttp_client: Any, config: Config) -> tuple[TestClient, Clock]:  # type: ignore[type-arg]
+    """A client on the real app whose clock the test moves (set before the app starts)."""
+    app = create_app(config)
     clock = Clock()
-    client.app[CLOCK] = clock  # type: ignore[index]
-    return clock
+    app[CLOCK] = clock
+    return await aiohttp_client(app), clock
 
 
 async def register(client: TestClient, email: str = "ada@example.com",  # type: ignore[type-arg]
