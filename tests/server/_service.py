@@ -24,13 +24,17 @@ BASE_CONFIG = ROOT / "tests" / "config.test.yaml"
 T = TypeVar("T")
 
 
-def write_config(path: Path, **sections: dict[str, Any]) -> Path:
-    """tests/config.test.yaml with some sections' keys replaced; info logs (worker pids)."""
+def write_config(path: Path, **sections: Any) -> Path:
+    """tests/config.test.yaml with some sections' keys (or top-level values) replaced; info
+    logs, since the master logs worker pids at info."""
     data = yaml.safe_load(BASE_CONFIG.read_text(encoding="utf-8"))
     data.setdefault("logging", {})["level"] = "info"
     data.setdefault("server", {})["shutdown_timeout"] = "10s"
     for name, values in sections.items():
-        data.setdefault(name, {}).update(values)
+        if isinstance(values, dict):
+            data.setdefault(name, {}).update(values)
+        else:
+            data[name] = values
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     return path
 
