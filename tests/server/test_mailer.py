@@ -23,7 +23,7 @@ from server.clock import utcnow
 from server.config import Config, MailConfig, SmtpConfig
 from server.db import make_client
 from server.emails import OutgoingMail, reset_email, to_mime, verification_email
-from server.keys import MAILER
+from server.keys import DB, MAILER
 from server.mailer import Mailer, SmtpBackend
 from tests.conftest import SmtpSink
 
@@ -334,6 +334,43 @@ class TestSmtpStartTlsAndAuth:
         assert secure_smtp.messages == []
         assert "wrong-pass" not in logged_text(caplog)
         assert TOKEN not in logged_text(caplog)
+
+
+class TestRegisterWhileSmtpIsDown:
+    async def test_no_mail_is_lost_and_the_link_works_once_smtp_returns(
+            self, make_client: Any, make_config: Any, smtp_config: SmtpConfig,
+            smtp_server: SmtpSink, caplog: pytest.LogCaptureFixture) -> None:
+        caplog.set_level(logging.DEBUG, logger="gatehouse")
+        client = await make_client(make_config(mail={"backend": "smtp", "smtp": smtp_config}))
+        smtp_server.stop()
+        started = time.monotonic()
+        resp = await client.post("/api/v1/auth/register", json={
+            "firstName": "Ann", "lastName": "Lee", "email": "ann@example.com",
+            "password": "Str0ng!Passw0rd"})
+        assert resp.status == 201
+        assert time.monotonic() - started < 2  # mail never blocks the request
+
+        db = client.app[DB]  # type: ignore[misc]
+
+        async def retried() -> bool:
+            stored = await db[outbox.COLLECTION].find_one({"to": "ann@example.com"})
+            return stored is not None and stored["attempts"] >= 2
+
+        await eventually(retried)
+        assert smtp_server.messages == []
+
+        smtp_server.start()
+        message = await smtp_server.wait_for("ann@example.com", within=5)
+        link = smtp_server.link(message, VERIFY)
+        token = link.removeprefix(VERIFY)
+        assert token
+        assert link in smtp_server.parts(message)[1]
+        verified = await client.get(f"/api/v1/auth/verify-email/{token}")
+        assert verified.status == 200
+        assert len(smtp_server.messages) == 1
+        names = {r.name for r in caplog.records}
+        assert {"gatehouse.access", "gatehouse.mail"} <= names  # the check below sees both
+        assert token not in logged_text(caplog)
 
 
 class TestAppWiring:
