@@ -98,7 +98,7 @@ class SmtpSink:
         self._controller: Controller | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.messages.append(message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
+        self.messages.append(message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 OK"
 
     def start(self) -> None:
