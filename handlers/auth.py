@@ -9,6 +9,7 @@ from aiohttp_apispec import docs, match_info_schema, request_schema
 
 from handlers._auth import audit_of, require_user
 from handlers._responses import ok
+from handlers.schemas import responses as out
 from handlers.schemas.auth import (
     EmptySchema,
     ForgotPasswordSchema,
@@ -20,8 +21,11 @@ from handlers.schemas.auth import (
     SessionPathSchema,
     TokenPathSchema,
 )
+from handlers.schemas.common import bearer_auth, errors, refresh_cookie, success
+from models.users import EmailTaken
 from server.clock import iso
-from server.keys import CLOCK, CONFIG, DB, DATA, MAILER
+from server.errors import AccountLocked, BadCredentials
+from server.keys import CLOCK, CONFIG, DATA, DB, MAILER
 from server.request_info import client_ip
 from server.services import auth, sessions
 from server.services.sessions import RefreshTokenMissing, Started
@@ -61,6 +65,9 @@ def _client(request: web.Request) -> dict[str, Any]:
 class AuthHandler:
     @docs(tags=["auth"], summary="Create an account, sign in and mail a verification link")
     @request_schema(RegisterSchema)
+    @success(out.RegisterResponseSchema, 201, sets_refresh_cookie=True,
+             description="Registered and signed in; a verification email is on its way")
+    @errors(EmailTaken)
     async def register(self, request: web.Request) -> web.Response:
         app = request.app
         started = await auth.register(app[DB], app[CONFIG], app[MAILER], request[DATA],
@@ -70,6 +77,9 @@ class AuthHandler:
 
     @docs(tags=["auth"], summary="Sign in with email and password")
     @request_schema(LoginSchema)
+    @success(out.LoginResponseSchema, sets_refresh_cookie=True, description="Signed in")
+    @errors(BadCredentials, AccountLocked(extra={"retryAfter": 7200}),
+            sessions.AccountDeactivated)
     async def login(self, request: web.Request) -> web.Response:
         app, data = request.app, request[DATA]
         started = await auth.login(app[DB], app[CONFIG], data["email"], data["password"],
@@ -79,6 +89,10 @@ class AuthHandler:
 
     @docs(tags=["auth"], summary="Rotate the refresh token and get a new access token")
     @request_schema(RefreshTokenSchema)
+    @refresh_cookie
+    @success(out.RefreshResponseSchema, sets_refresh_cookie=True,
+             description="A new access token; the refresh token is rotated")
+    @errors(RefreshTokenMissing, sessions.InvalidRefreshToken, sessions.AccountDeactivated)
     async def refresh_token(self, request: web.Request) -> web.Response:
         app = request.app
         in_body = request[DATA].get("refreshToken")
@@ -97,6 +111,9 @@ class AuthHandler:
 
     @docs(tags=["auth"], summary="End the current session")
     @request_schema(LogoutSchema)
+    @bearer_auth()
+    @success(out.MessageResponseSchema, description="Session ended; the cookie is cleared",
+             example=out.message_example("Logout successful"))
     async def logout(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         await sessions.end_session_of(request.app[DB], ctx.user, ctx.session_id,
@@ -107,6 +124,9 @@ class AuthHandler:
 
     @docs(tags=["auth"], summary="End every session of the signed-in user")
     @request_schema(EmptySchema)
+    @bearer_auth()
+    @success(out.MessageResponseSchema, description="Every session of the user ended",
+             example=out.message_example("Logged out from all sessions"))
     async def logout_all(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         await sessions.end_all_sessions(request.app[DB], ctx.user, audit_of(request),
@@ -116,6 +136,8 @@ class AuthHandler:
         return response
 
     @docs(tags=["auth"], summary="List the signed-in user's sessions")
+    @bearer_auth()
+    @success(out.SessionsResponseSchema, description="The user's live sessions")
     async def list_sessions(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         found = await sessions.list_sessions(request.app[DB], ctx.user, request.app[CLOCK]())
@@ -126,6 +148,10 @@ class AuthHandler:
 
     @docs(tags=["auth"], summary="End one of the signed-in user's sessions")
     @match_info_schema(SessionPathSchema)
+    @bearer_auth()
+    @success(out.MessageResponseSchema, description="That session ended",
+             example=out.message_example("Session ended"))
+    @errors(sessions.SessionNotFound)
     async def delete_session(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         await sessions.end_session_of(request.app[DB], ctx.user, request[DATA]["id"],
@@ -134,6 +160,9 @@ class AuthHandler:
 
     @docs(tags=["auth"], summary="Verify an email address with the mailed token")
     @match_info_schema(TokenPathSchema)
+    @success(out.MessageResponseSchema, description="Verified (the link is single use)",
+             example=out.message_example("Email verified successfully"))
+    @errors(auth.InvalidVerificationToken)
     async def verify_email(self, request: web.Request) -> web.Response:
         app = request.app
         await auth.verify_email(app[DB], request[DATA]["token"], app[CLOCK](),
@@ -142,6 +171,10 @@ class AuthHandler:
 
     @docs(tags=["auth"], summary="Mail a new verification link")
     @request_schema(EmptySchema)
+    @bearer_auth()
+    @success(out.MessageResponseSchema, description="A new link is mailed; older ones stop working",
+             example=out.message_example("Verification email sent"))
+    @errors(auth.AlreadyVerified)
     async def resend_verification(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         app = request.app
@@ -151,6 +184,8 @@ class AuthHandler:
 
     @docs(tags=["auth"], summary="Mail a password reset link if the email is known")
     @request_schema(ForgotPasswordSchema)
+    @success(out.MessageResponseSchema, description="The same answer whether or not it exists",
+             example=out.message_example(FORGOT_MESSAGE))
     async def forgot_password(self, request: web.Request) -> web.Response:
         app = request.app
         await auth.forgot_password(app[DB], app[CONFIG], app[MAILER], request[DATA]["email"],
@@ -160,6 +195,10 @@ class AuthHandler:
     @docs(tags=["auth"], summary="Set a new password with the mailed reset token")
     @match_info_schema(TokenPathSchema)
     @request_schema(ResetPasswordSchema)
+    @success(out.MessageResponseSchema,
+             description="Password set; every session ended; the lock cleared",
+             example=out.message_example("Password reset successfully"))
+    @errors(auth.InvalidResetToken)
     async def reset_password(self, request: web.Request) -> web.Response:
         app, data = request.app, request[DATA]
         await auth.reset_password(app[DB], app[CONFIG], data["token"], data["password"],

@@ -27,6 +27,7 @@ from handlers.schemas.common import (
     ErrorSchema,
     add_error,
 )
+from handlers.schemas.hints import field_hints
 from server import __version__
 from server.errors import (
     AppError,
@@ -67,12 +68,23 @@ class _StrictPlugin(MarshmallowPlugin):  # type: ignore[misc]
     """Marks schemas that reject unknown fields (marshmallow's default) with
     `additionalProperties: false`, which apispec 3 leaves out."""
 
+    def init_spec(self, spec: APISpec) -> None:
+        super().init_spec(spec)
+        self.converter.add_attribute_function(_custom_field_hints)
+
     def schema_helper(self, name: str, _: Any, schema: Any = None, **kwargs: Any) -> Any:
         result = super().schema_helper(name, _, schema=schema, **kwargs)
         cls = resolve_schema_cls(schema) if schema is not None else None
         if result is not None and cls is not None and cls().unknown == RAISE:
             result["additionalProperties"] = False
         return result
+
+
+def _custom_field_hints(converter: Any, field: Any, ret: dict[str, Any],
+                       **_: Any) -> dict[str, Any]:
+    hints = field_hints(field)
+    # A field's own metadata (set where the schema declares it) wins over its class's hints.
+    return {k: v for k, v in hints.items() if k not in field.metadata}
 
 
 def _request_parts(declared: dict[str, Any], path: str) -> tuple[list[Any], dict[str, Any] | None]:

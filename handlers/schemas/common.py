@@ -114,6 +114,10 @@ def add_error(responses: dict[str, Any], error: AppError | type[AppError],
         "schema": ErrorSchema, "examples": {},
         "description": description or HTTPStatus(error.status).phrase})
     entry.setdefault("examples", {})[error.code] = {"value": error_example(error)}
+    if error.status in (423, 429):
+        entry["headers"] = {"Retry-After": {
+            "description": "Seconds until a new attempt can succeed",
+            "schema": {"type": "integer"}}}
 
 
 def errors(*declared: AppError | type[AppError]) -> Callable[[F], F]:
@@ -164,6 +168,12 @@ def bearer_auth(*, roles: bool = False) -> Callable[[F], F]:
         return func
 
     return wrapper
+
+
+def refresh_cookie(func: F) -> F:
+    """The route reads the `refreshToken` cookie (or the same-named JSON field)."""
+    _apispec_of(func)["security"] = [{REFRESH_COOKIE: []}, {}]
+    return func
 
 
 VALIDATION_EXAMPLE = ValidationFailed(

@@ -1,0 +1,41 @@
+"""What the custom request fields accept, in JSON Schema terms, for the OpenAPI document.
+
+The fields (handlers/schemas/fields.py) validate in code; apispec sees only `type: string`.
+These hints let the docs and the fuzzer know the rules. Where the exact rule cannot be written
+as a pattern, the hint is a little stricter than the code, never looser, so every documented
+value is accepted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers.schemas import fields as custom
+
+# Upper, lower, digit and a symbol (a character that is neither a word character nor space).
+PASSWORD_PATTERN = r"^(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])(?=.*[^\w\s]).{8,128}$"  # noqa: S105 - a regex
+# API.md's `^\+?[\d\s\-()]{10,}$`, after trimming (no outer spaces).
+PHONE_PATTERN = r"^\+?[\d\-()][\d\s\-()]{8,}[\d\-()]$"
+
+FIELD_HINTS: dict[type, dict[str, Any]] = {
+    custom.Email: {"format": "email", "maxLength": 254, "example": "ada@example.com",
+                   "description": "Trimmed and lower-cased"},
+    custom.Password: {"minLength": 8, "maxLength": 128, "pattern": PASSWORD_PATTERN,
+                      "example": "Str0ng!Passw0rd", "format": "password",
+                      "description": "8-128 characters with an uppercase letter, a lowercase "
+                                     "letter, a number and a special character"},
+    custom.Name: {"minLength": 1, "maxLength": 50, "pattern": r"^\S(.*\S)?$",
+                  "example": "Ada"},
+    custom.PhoneNumber: {"maxLength": 30, "pattern": PHONE_PATTERN,
+                         "example": "+44 20 7946 0958"},
+    custom.DateOfBirth: {"type": "string", "format": "date", "example": "1990-04-01",
+                         "description": "A date in the past"},
+}
+
+
+def field_hints(field: Any) -> dict[str, Any]:
+    """The JSON Schema facts for a marshmallow field instance ({} for a stock field)."""
+    for cls in type(field).__mro__:
+        if cls in FIELD_HINTS:
+            return dict(FIELD_HINTS[cls])
+    return {}
