@@ -7,6 +7,8 @@ capped at security.max_sessions), so authenticating a request is ONE indexed fin
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -43,6 +45,15 @@ INDEXES = [
                partialFilterExpression={"passwordResetToken": {"$type": "string"}}),
     IndexModel([("createdAt", DESCENDING)], name="created_at"),
     IndexModel([("role", ASCENDING), ("createdAt", DESCENDING)], name="role_created_at"),
+    # Admin listing (GET /users): one index per whitelisted sort (LISTING_SORTS), each ending
+    # in _id so equal keys still page stably; MongoDB walks them backwards for `-field`.
+    IndexModel([("createdAt", DESCENDING), ("_id", DESCENDING)], name="list_created_at"),
+    IndexModel([("role", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)],
+               name="list_role_created_at"),
+    IndexModel([("lastName", ASCENDING), ("firstName", ASCENDING), ("_id", ASCENDING)],
+               name="list_last_name"),
+    IndexModel([("firstName", ASCENDING), ("lastName", ASCENDING), ("_id", ASCENDING)],
+               name="list_first_name"),
 ]
 
 
@@ -277,3 +288,84 @@ async def reset_password(db: Any, token_hash: str, password_hash: str,
                   "activeSessions": [], "updatedAt": now}},
         return_document=ReturnDocument.AFTER)
     return _maybe(doc)
+
+
+# GET /users: the sorts a client may ask for. Each ends in a unique key so that equal values
+# still page stably (no user skipped or shown twice); emails are unique on their own.
+LISTING_SORTS: dict[str, list[tuple[str, int]]] = {
+    "createdAt": [("createdAt", ASCENDING), ("_id", ASCENDING)],
+    "-createdAt": [("createdAt", DESCENDING), ("_id", DESCENDING)],
+    "email": [("email", ASCENDING)],
+    "-email": [("email", DESCENDING)],
+    "lastName": [("lastName", ASCENDING), ("firstName", ASCENDING), ("_id", ASCENDING)],
+    "-lastName": [("lastName", DESCENDING), ("firstName", DESCENDING), ("_id", DESCENDING)],
+    "firstName": [("firstName", ASCENDING), ("lastName", ASCENDING), ("_id", ASCENDING)],
+    "-firstName": [("firstName", DESCENDING), ("lastName", DESCENDING), ("_id", DESCENDING)],
+}
+SEARCH_FIELDS = ("firstName", "lastName", "email")
+MAX_SEARCH_TERMS = 5
+# The listing never needs secrets: leave hashes and tokens in the database.
+_LISTING_PROJECTION = {"password": 0, "emailVerificationToken": 0, "passwordResetToken": 0,
+                       "activeSessions": 0}
+# The unique email index carries this collation; a sort on email only walks it with the same.
+_EMAIL_COLLATION = Collation("en", strength=2)
+
+
+def listing_filter(*, role: str | None = None, is_active: bool | None = None,
+                   search: str | None = None) -> dict[str, Any]:
+    """The query of an admin listing. Every whitespace-separated search term must occur
+    (case-insensitively, as plain text: re.escape'd, never a client's regex) in the first
+    name, last name or email."""
+    query: dict[str, Any] = {}
+    if role is not None:
+        query["role"] = role
+    if is_active is not None:
+        query["isActive"] = is_active
+    terms = (search or "").split()[:MAX_SEARCH_TERMS]
+    if terms:
+        query["$and"] = [
+            {"$or": [{name: {"$regex": re.escape(term), "$options": "i"}}
+                     for name in SEARCH_FIELDS]}
+            for term in terms]
+    return query
+
+
+async def list_page(db: Any, query: dict[str, Any], sort: str, skip: int,
+                    limit: int) -> tuple[list[User], int]:
+    """One page of users matching `query` in the LISTING_SORTS order `sort`, and the total
+    number of matches. The page and the count run concurrently."""
+    order = LISTING_SORTS[sort]
+    collation = _EMAIL_COLLATION if order[0][0] == "email" else None
+    cursor = db[COLLECTION].find(query, _LISTING_PROJECTION, sort=order, skip=skip,
+                                 limit=limit, collation=collation)
+    # An unfiltered count reads the collection's metadata instead of scanning every user.
+    counting = (db[COLLECTION].count_documents(query) if query
+                else db[COLLECTION].estimated_document_count())
+    docs, total = await asyncio.gather(cursor.to_list(length=limit), counting)
+    return [User.from_doc(doc) for doc in docs], int(total)
+
+
+async def update_fields(db: Any, user_id: str, fields: Mapping[str, Any],
+                        now: datetime) -> User | None:
+    """Set already-validated fields (document names; dotted paths allowed) and stamp
+    updatedAt. None when the user is gone. Raises EmailTaken for someone else's email."""
+    try:
+        doc = await db[COLLECTION].find_one_and_update(
+            {"_id": object_id(user_id)}, {"$set": {**fields, "updatedAt": now}},
+            return_document=ReturnDocument.AFTER)
+    except DuplicateKeyError:
+        raise EmailTaken() from None
+    return _maybe(doc)
+
+
+async def other_active_admin_exists(db: Any, user_id: str) -> bool:
+    """Whether an active admin other than `user_id` exists (the last-admin rule)."""
+    doc = await db[COLLECTION].find_one(
+        {"role": "admin", "isActive": True, "_id": {"$ne": object_id(user_id)}}, {"_id": 1})
+    return doc is not None
+
+
+async def delete_user(db: Any, user_id: str) -> bool:
+    """Remove the user document for good; True if there was one."""
+    result = await db[COLLECTION].delete_one({"_id": object_id(user_id)})
+    return bool(result.deleted_count)
