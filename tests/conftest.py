@@ -114,14 +114,15 @@ class SmtpSink:
     def received_by(self, to: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == to]
 
-    async def wait_for(self, to: str, within: float = 5.0) -> EmailMessage:
-        """The first message to `to`; fails the test if none arrives within `within` s."""
+    async def wait_for(self, to: str, within: float = 5.0, count: int = 1) -> EmailMessage:
+        """The `count`-th message to `to` (1 = the first); fails the test if it does not
+        arrive within `within` seconds."""
         deadline = time.monotonic() + within
-        while not self.received_by(to):
+        while len(self.received_by(to)) < count:
             if time.monotonic() > deadline:
-                pytest.fail(f"no mail to {to} within {within}s")
+                pytest.fail(f"mail #{count} to {to} did not arrive within {within}s")
             await asyncio.sleep(0.02)
-        return self.received_by(to)[0]
+        return self.received_by(to)[count - 1]
 
     @staticmethod
     def parts(message: EmailMessage) -> tuple[str, str]:
@@ -152,3 +153,11 @@ def smtp_config(smtp_server: SmtpSink) -> SmtpConfig:
     """Mail settings for the sink: `make_config(mail={"backend": "smtp", "smtp": smtp_config})`."""
     return SmtpConfig(host="127.0.0.1", port=smtp_server.port, starttls=False,
                       timeout=timedelta(seconds=2))
+
+
+@pytest.fixture
+async def mail_client(make_client: Callable[..., Any], make_config: Callable[..., Config],
+                      smtp_config: SmtpConfig) -> TestClient:  # type: ignore[type-arg]
+    """A client on the real app whose mail goes to `smtp_server` (read it there: the outbox
+    drops a message's body, which holds a token, once it is delivered)."""
+    return await make_client(make_config(mail={"backend": "smtp", "smtp": smtp_config}))  # type: ignore[no-any-return]

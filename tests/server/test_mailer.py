@@ -374,6 +374,17 @@ class TestRegisterWhileSmtpIsDown:
 
 
 class TestAppWiring:
+    async def test_mail_client_delivers_to_the_sink_in_order(
+            self, mail_client: Any, config: Config, smtp_server: SmtpSink) -> None:
+        app_mailer = mail_client.app[MAILER]
+        await app_mailer.send(verification_email(config, "ann@example.com", "first"))
+        first = await smtp_server.wait_for("ann@example.com")
+        await app_mailer.send(verification_email(config, "ann@example.com", "second"))
+        second = await smtp_server.wait_for("ann@example.com", count=2)
+        assert smtp_server.link(first, VERIFY) == VERIFY + "first"
+        assert smtp_server.link(second, VERIFY) == VERIFY + "second"
+
+
     async def test_the_app_runs_a_mailer_and_stops_it_on_shutdown(
             self, make_client: Any, make_config: Any, smtp_config: SmtpConfig,
             smtp_server: SmtpSink) -> None:
