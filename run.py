@@ -1,4 +1,4 @@
-"""Command line: `python run.py [serve] [--config PATH] [--port N] [--workers N]` and `create-admin`."""
+"""Command line: `run.py [serve] [--config PATH] [--port N] [--workers N]` and `create-admin`."""
 
 from __future__ import annotations
 
@@ -32,8 +32,10 @@ def _parser(command: str) -> argparse.ArgumentParser:
 def _config_loader(args: argparse.Namespace) -> tuple[Config, Callable[[], Config]]:
     """Load the config; flags override both the file and APP__ variables. Flags go through the
     same validation as the file, so `--port 99999` fails naming server.port."""
-    flags = {"APP__SERVER__PORT": getattr(args, "port", None),
-             "APP__SERVER__WORKERS": getattr(args, "workers", None)}
+    flags = {
+        "APP__SERVER__PORT": getattr(args, "port", None),
+        "APP__SERVER__WORKERS": getattr(args, "workers", None),
+    }
 
     def load() -> Config:
         environ = {**os.environ, **{k: str(v) for k, v in flags.items() if v is not None}}
@@ -81,15 +83,22 @@ def _create_admin(args: argparse.Namespace) -> int:
 async def _create_admin_in(config: Config, args: argparse.Namespace) -> None:
     # Imported here: the admin service (and the models it registers indexes for) is only
     # needed by this subcommand.
-    from server.db import ensure_indexes, make_client
     from server.services.admin import create_admin
+
+    from server.db import ensure_indexes, make_client
 
     client = make_client(config.mongodb.uri, config.mongodb.timeout.total_seconds(), 2)
     try:
         db = client[config.mongodb.database]
         await ensure_indexes(db)
-        await create_admin(db, config, email=args.email, password=args.password,
-                           first_name=args.first_name, last_name=args.last_name)
+        await create_admin(
+            db,
+            config,
+            email=args.email,
+            password=args.password,
+            first_name=args.first_name,
+            last_name=args.last_name,
+        )
     finally:
         client.close()
 

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
+from typing import Any
 
 from server.config import Config, ConfigError, with_overrides
 from server.embedded_db import EmbeddedDb
@@ -34,11 +35,11 @@ from server.worker import run_worker
 LOG = logging.getLogger("gatehouse.supervisor")
 _SPAWN = multiprocessing.get_context("spawn")
 _HANDLED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-_READY_TIMEOUT_S = 60.0     # a worker that is not serving by then is considered failed
-_STABLE_AFTER_S = 10.0      # a worker that lived this long was not part of a crash loop
+_READY_TIMEOUT_S = 60.0  # a worker that is not serving by then is considered failed
+_STABLE_AFTER_S = 10.0  # a worker that lived this long was not part of a crash loop
 _BACKOFF_BASE_S = 0.5
 _BACKOFF_MAX_S = 30.0
-_KILL_MARGIN_S = 5.0        # beyond shutdown_timeout, before SIGKILL
+_KILL_MARGIN_S = 5.0  # beyond shutdown_timeout, before SIGKILL
 
 
 def _log(msg: str, **fields: object) -> None:
@@ -53,7 +54,8 @@ def worker_count(config: Config) -> int:
 def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
     """The one listening socket every worker shares; raises OSError (port in use, ...)."""
     family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
@@ -75,8 +77,12 @@ def embedded_database(config: Config) -> Iterator[Config]:
     db = EmbeddedDb(config.mongodb.data_dir)
     uri = db.start()
     pid = db.process.pid if db.process else None
-    _log("embedded database started", event="db_started", data_dir=config.mongodb.data_dir,
-         db_pid=pid)
+    _log(
+        "embedded database started",
+        event="db_started",
+        data_dir=config.mongodb.data_dir,
+        db_pid=pid,
+    )
     try:
         yield with_overrides(config, mongodb={"uri": uri})
     finally:
@@ -118,9 +124,14 @@ def serve(config: Config, reload_config: Callable[[], Config] | None = None) -> 
         with embedded_database(config) as live, metrics_dir() as path:
             supervisor = Supervisor(live, sock, path, reload_config)
             host, port = sock.getsockname()[:2]
-            _log("gatehouse listening", event="listening", address=f"http://{host}:{port}",
-                 workers=worker_count(live), environment=live.environment,
-                 **_public_db(live, embedded))
+            _log(
+                "gatehouse listening",
+                event="listening",
+                address=f"http://{host}:{port}",
+                workers=worker_count(live),
+                environment=live.environment,
+                **_public_db(live, embedded),
+            )
             return supervisor.run()
     finally:
         sock.close()
@@ -137,8 +148,13 @@ class _Worker:
 class Supervisor:
     """Keeps `worker_count(config)` workers serving `sock`; see the module docstring."""
 
-    def __init__(self, config: Config, sock: socket.socket, metrics_path: str,
-                 reload_config: Callable[[], Config] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        sock: socket.socket,
+        metrics_path: str,
+        reload_config: Callable[[], Config] | None = None,
+    ) -> None:
         self.config = config
         self.sock = sock
         self.metrics_path = metrics_path
@@ -170,24 +186,25 @@ class Supervisor:
             self._kill_all()
             self._restore_signals(previous)
 
-    def _install_signals(self) -> dict[int, object]:
+    def _install_signals(self) -> dict[signal.Signals, Any]:
         # The C-level handler writes the signal number to the pipe; the no-op Python handler
         # only keeps the default action (death) away. All decisions happen in the main loop.
         previous = {sig: signal.signal(sig, lambda *_: None) for sig in _HANDLED}
         self._previous_wakeup = signal.set_wakeup_fd(self._wake_w)
         return previous
 
-    def _restore_signals(self, previous: dict[int, object]) -> None:
+    def _restore_signals(self, previous: dict[signal.Signals, Any]) -> None:
         signal.set_wakeup_fd(self._previous_wakeup)
         for sig, handler in previous.items():
-            signal.signal(sig, handler)  # type: ignore[arg-type]
+            signal.signal(sig, handler)
         os.close(self._wake_r)
         os.close(self._wake_w)
 
     def _spawn(self) -> _Worker:
         receive, send = _SPAWN.Pipe(duplex=False)
-        process = _SPAWN.Process(target=run_worker, args=(self.config, self.sock, send),
-                                 name="gatehouse-worker")
+        process = _SPAWN.Process(
+            target=run_worker, args=(self.config, self.sock, send), name="gatehouse-worker"
+        )
         process.start()
         send.close()  # only the worker holds the sending end, so its death reads as EOF
         worker = _Worker(process, receive, time.monotonic())
@@ -200,7 +217,7 @@ class Supervisor:
             return 5.0
         return max(0.0, min(self.restarts_due) - time.monotonic())
 
-    def _wait(self, timeout: float, extra: tuple[Connection, ...] = ()) -> list[object]:
+    def _wait(self, timeout: float, extra: tuple[Connection, ...] = ()) -> list[Any]:
         """Sleep until a signal, a worker's exit, `extra` readiness or `timeout`; handles the
         signals that arrived and returns what became ready."""
         sentinels = [w.process.sentinel for w in self.workers]
@@ -236,8 +253,13 @@ class Supervisor:
             self.workers.remove(worker)
             self._forget(worker.process.pid)
             lived = time.monotonic() - worker.started
-            _log("worker exited", event="worker_exited", worker_pid=worker.process.pid,
-                 exit_code=worker.process.exitcode, lived_s=round(lived, 3))
+            _log(
+                "worker exited",
+                event="worker_exited",
+                worker_pid=worker.process.pid,
+                exit_code=worker.process.exitcode,
+                lived_s=round(lived, 3),
+            )
             if not (worker.retiring or self.stopping):
                 self._schedule_restart(lived)
 
@@ -246,13 +268,16 @@ class Supervisor:
         from prometheus_client.multiprocess import mark_process_dead
 
         if pid is not None:
-            mark_process_dead(pid, self.metrics_path)
+            mark_process_dead(pid, self.metrics_path)  # type: ignore[no-untyped-call]
 
     def _schedule_restart(self, lived: float) -> None:
         """Exponential back-off: a worker that keeps dying young is restarted ever later."""
         self.failures = self.failures + 1 if lived < _STABLE_AFTER_S else 0
-        delay = 0.0 if self.failures == 0 else min(
-            _BACKOFF_BASE_S * 2 ** (self.failures - 1), _BACKOFF_MAX_S)
+        delay = (
+            0.0
+            if self.failures == 0
+            else min(_BACKOFF_BASE_S * 2 ** (self.failures - 1), _BACKOFF_MAX_S)
+        )
         self.restarts_due.append(time.monotonic() + delay)
         _log("worker restart scheduled", event="worker_restart", delay_s=delay)
 
@@ -274,10 +299,13 @@ class Supervisor:
                 return
             if index < len(old):
                 self._retire(old[index])
-        for worker in old[worker_count(self.config):]:
+        for worker in old[worker_count(self.config) :]:
             self._retire(worker)
-        _log("reload complete", event="reloaded",
-             worker_pids=[w.process.pid for w in self.workers if not w.retiring])
+        _log(
+            "reload complete",
+            event="reloaded",
+            worker_pids=[w.process.pid for w in self.workers if not w.retiring],
+        )
 
     def _apply_new_config(self) -> None:
         if self.reload_config is None:
@@ -289,8 +317,10 @@ class Supervisor:
             return
         # The socket is bound and the database running: those cannot change without a restart.
         self.config = with_overrides(
-            fresh, server={"host": self.config.server.host, "port": self.config.server.port},
-            mongodb={"uri": self.config.mongodb.uri, "data_dir": self.config.mongodb.data_dir})
+            fresh,
+            server={"host": self.config.server.host, "port": self.config.server.port},
+            mongodb={"uri": self.config.mongodb.uri, "data_dir": self.config.mongodb.data_dir},
+        )
 
     def _wait_ready(self, worker: _Worker) -> bool:
         deadline = time.monotonic() + _READY_TIMEOUT_S

@@ -8,7 +8,6 @@ import os
 import signal
 import socket
 from multiprocessing.connection import Connection
-from typing import Any
 
 import uvloop
 from aiohttp import web
@@ -50,8 +49,11 @@ async def _serve(config: Config, sock: socket.socket, ready: Connection) -> None
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    runner = web.AppRunner(create_app(config), access_log=None,
-                           shutdown_timeout=config.server.shutdown_timeout.total_seconds())
+    runner = web.AppRunner(
+        create_app(config),
+        access_log=None,
+        shutdown_timeout=config.server.shutdown_timeout.total_seconds(),
+    )
     # Startup runs the cleanup contexts (database client, indexes) before we accept anything.
     await runner.setup()
     site = web.SockSite(runner, sock)
@@ -70,15 +72,15 @@ async def _serve(config: Config, sock: socket.socket, ready: Connection) -> None
     LOG.info("worker stopped", extra={"fields": {"event": "worker_stopped"}})
 
 
-async def _drain(runner: web.AppRunner, timeout: float) -> None:
-    """Let in-flight requests finish (up to `timeout`) while closing idle connections.
+async def _drain(runner: web.AppRunner, limit_s: float) -> None:
+    """Let in-flight requests finish (up to `limit_s`) while closing idle connections.
 
     aiohttp's own shutdown closes every connection first and a closing connection ignores
     incoming bytes, so a request still uploading its body would starve until the timeout and
     be cancelled. We wait for those ourselves before handing over to runner.cleanup(). The
     busy flag is aiohttp's (pinned version); without it we fall back to aiohttp's behaviour.
     """
-    deadline = asyncio.get_running_loop().time() + timeout
+    deadline = asyncio.get_running_loop().time() + limit_s
     server = runner.server
     while server is not None and asyncio.get_running_loop().time() < deadline:
         busy = False
@@ -101,9 +103,10 @@ def _report_ready(ready: Connection) -> None:
         ready.close()
 
 
-async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> Any:
+async def _watch_parent(parent_pid: int, stop: asyncio.Event) -> None:
     """If the master dies without stopping us (kill -9), we get re-parented: stop too."""
-    while os.getppid() == parent_pid:
+    # Polling: nothing notifies a process of its parent's death portably.
+    while os.getppid() == parent_pid:  # noqa: ASYNC110
         await asyncio.sleep(_PARENT_CHECK_S)
     LOG.warning("master is gone; stopping", extra={"fields": {"event": "orphaned"}})
     stop.set()

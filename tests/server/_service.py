@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 import yaml
 
 from server.embedded_db import free_port
@@ -47,7 +48,7 @@ def wait_for(check: Callable[[], T], timeout: float, what: str) -> T:
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")  # noqa: TRY003
         time.sleep(0.1)
 
 
@@ -68,22 +69,31 @@ class Service:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"service-{self.port}.log"
         self.err_path = tmp_path / f"service-{self.port}.err"
-        self.argv = [sys.executable, "run.py", "--config", str(config),
-                     "--port", str(self.port), "--workers", str(workers)]
+        self.argv = [
+            sys.executable,
+            "run.py",
+            "--config",
+            str(config),
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+        ]
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> Service:
         with self.log_path.open("ab") as out, self.err_path.open("ab") as err:
             # Own process group, so cleanup can kill the master and its workers together.
             self.process = subprocess.Popen(  # noqa: S603 - fixed argv
-                self.argv, cwd=ROOT, stdout=out, stderr=err, start_new_session=True)
+                self.argv, cwd=ROOT, stdout=out, stderr=err, start_new_session=True
+            )
         wait_for(self._healthy, timeout, "GET /health to answer 200")
         return self
 
     def _healthy(self) -> bool:
         assert self.process is not None
         if self.process.poll() is not None:
-            raise AssertionError(f"run.py exited {self.process.returncode}: {self.stderr()}")
+            pytest.fail(f"run.py exited {self.process.returncode}: {self.stderr()}")
         try:
             return get(self.url + "/health", timeout=2)[0] == 200
         except OSError:
@@ -98,9 +108,12 @@ class Service:
         for raw in self.log_path.read_text(encoding="utf-8").splitlines():
             with contextlib.suppress(ValueError):
                 lines.append(json.loads(raw))
-        return [line for line in lines
-                if (event is None or line.get("event") == event)
-                and (logger is None or line.get("logger") == logger)]
+        return [
+            line
+            for line in lines
+            if (event is None or line.get("event") == event)
+            and (logger is None or line.get("logger") == logger)
+        ]
 
     def worker_pids(self) -> set[int]:
         """Workers the master started and has not yet seen exit."""

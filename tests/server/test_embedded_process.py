@@ -24,8 +24,10 @@ def _db_port(db_pid: int) -> int:
 
 
 def _embedded(db_pid: int) -> MongoClient[Any]:
-    return MongoClient(f"mongodb://127.0.0.1:{_db_port(db_pid)}/?directConnection=true",
-                       serverSelectionTimeoutMS=3000)
+    return MongoClient(
+        f"mongodb://127.0.0.1:{_db_port(db_pid)}/?directConnection=true",
+        serverSelectionTimeoutMS=3000,
+    )
 
 
 def _run_once(service: Service) -> int:
@@ -41,11 +43,13 @@ def _run_once(service: Service) -> int:
 
 class TestEmbeddedDatabase:
     def test_data_survives_a_restart_and_the_database_stops_with_the_service(
-            self, tmp_path: Path) -> None:
+        self, tmp_path: Path
+    ) -> None:
         data_dir = tmp_path / "data" / "db"
-        config = write_config(tmp_path / "embedded.yaml",
-                              mongodb={"uri": "", "database": "gatehouse",
-                                       "data_dir": str(data_dir)})
+        config = write_config(
+            tmp_path / "embedded.yaml",
+            mongodb={"uri": "", "database": "gatehouse", "data_dir": str(data_dir)},
+        )
         first, second = Service(tmp_path, config), Service(tmp_path, config)
         try:
             db_pid = _run_once(first)
@@ -58,8 +62,10 @@ class TestEmbeddedDatabase:
 
             db_pid = _run_once(second)
             with _embedded(db_pid) as client:
-                assert client.gatehouse.proof.find_one({"_id": "kept"}) == {"_id": "kept",
-                                                                              "value": 42}
+                assert client.gatehouse.proof.find_one({"_id": "kept"}) == {
+                    "_id": "kept",
+                    "value": 42,
+                }
             second.signal(signal.SIGINT)
             assert second.wait() == 0
             assert not alive(db_pid)
@@ -68,12 +74,18 @@ class TestEmbeddedDatabase:
             second.close()
 
 
-def _run(tmp_path: Path, *args: str, **sections: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+def _run(tmp_path: Path, *args: str, **sections: Any) -> subprocess.CompletedProcess[str]:
     config = write_config(tmp_path / "config.yaml", **sections)
     env = {k: v for k, v in os.environ.items() if not k.startswith("APP__")}
     return subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "run.py", "--config", str(config), *args], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=20, check=False)
+        [sys.executable, "run.py", "--config", str(config), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
 
 
 class TestBadConfig:
@@ -81,7 +93,8 @@ class TestBadConfig:
         result = _run(tmp_path, security={"bcrypt_rounds": "many"})
         assert result.returncode != 0
         assert result.stderr.strip().splitlines() == [
-            "config error: security.bcrypt_rounds: expected a whole number, got 'many'"]
+            "config error: security.bcrypt_rounds: expected a whole number, got 'many'"
+        ]
         assert result.stdout == ""
 
     def test_bad_flag_is_validated_like_the_file(self, tmp_path: Path) -> None:
@@ -91,10 +104,15 @@ class TestBadConfig:
         assert line.startswith("config error: server.port:")
 
     def test_production_with_default_secrets_refuses_to_start(self, tmp_path: Path) -> None:
-        result = _run(tmp_path, environment="production",
-                      jwt={"secret": "dev-access-secret-change-me",
-                           "refresh_secret": "dev-refresh-secret-change-me"},
-                      mongodb={"uri": "mongodb://127.0.0.1:9/"})
+        result = _run(
+            tmp_path,
+            environment="production",
+            jwt={
+                "secret": "dev-access-secret-change-me",
+                "refresh_secret": "dev-refresh-secret-change-me",
+            },
+            mongodb={"uri": "mongodb://127.0.0.1:9/"},
+        )
         assert result.returncode != 0
         (line,) = result.stderr.strip().splitlines()
         assert line.startswith("config error: jwt.secret:")
@@ -102,17 +120,25 @@ class TestBadConfig:
 
     def test_production_without_a_database_uri_refuses_to_start(self, tmp_path: Path) -> None:
         secret = "s" * 40
-        result = _run(tmp_path, environment="production",
-                      jwt={"secret": secret, "refresh_secret": secret + "r"},
-                      mongodb={"uri": ""})
+        result = _run(
+            tmp_path,
+            environment="production",
+            jwt={"secret": secret, "refresh_secret": secret + "r"},
+            mongodb={"uri": ""},
+        )
         assert result.returncode != 0
         (line,) = result.stderr.strip().splitlines()
         assert line.startswith("config error: mongodb.uri:")
 
     def test_unknown_command_is_refused(self) -> None:
-        result = subprocess.run(  # noqa: S603 - fixed argv
-            [sys.executable, "run.py", "bogus"], cwd=ROOT, capture_output=True, text=True,
-            timeout=20, check=False)
+        result = subprocess.run(
+            [sys.executable, "run.py", "bogus"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
         assert result.returncode == 1
         assert result.stderr == "unknown command 'bogus': expected one of serve, create-admin\n"
 
@@ -126,7 +152,13 @@ class TestPortInUse:
             env = {k: v for k, v in os.environ.items() if not k.startswith("APP__")}
             result = subprocess.run(  # noqa: S603 - fixed argv
                 [sys.executable, "run.py", "--config", str(config), "--port", str(holder.port)],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=20, check=False)
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=20,
+                check=False,
+            )
             assert result.returncode == 1
             (line,) = result.stderr.strip().splitlines()
             assert line.startswith(f"cannot listen on 127.0.0.1:{holder.port}")

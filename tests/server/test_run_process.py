@@ -35,8 +35,9 @@ def make_service(tmp_path: Path, mongo_uri: str) -> Iterator[MakeService]:
     def build(workers: int = 2, **sections: dict[str, Any]) -> Service:
         names.append(f"gh_proc_{uuid.uuid4().hex[:12]}")
         mongodb = {"uri": mongo_uri, "database": names[-1], **sections.pop("mongodb", {})}
-        config = write_config(tmp_path / f"config-{len(services)}.yaml", mongodb=mongodb,
-                              **sections)
+        config = write_config(
+            tmp_path / f"config-{len(services)}.yaml", mongodb=mongodb, **sections
+        )
         services.append(Service(tmp_path, config, workers))
         return services[-1]
 
@@ -53,9 +54,16 @@ def make_service(tmp_path: Path, mongo_uri: str) -> Iterator[MakeService]:
             client.close()
 
 
-def two_ready_workers(service: Service) -> set[int]:
-    return wait_for(lambda: len(service.ready_worker_pids()) == 2 and service.ready_worker_pids(),
-                    15, "two workers serving")
+def two_ready_workers(service: Service, without: int | None = None) -> set[int]:
+    """Wait until exactly two workers serve (and `without` has been reaped); their pids."""
+
+    def check() -> set[int]:
+        pids = service.ready_worker_pids()
+        if len(pids) != 2 or without in service.worker_pids():
+            return set()
+        return pids
+
+    return wait_for(check, 15, "two workers serving")
 
 
 def health_count(service: Service) -> float:
@@ -64,21 +72,28 @@ def health_count(service: Service) -> float:
     assert status == 200
     for family in text_string_to_metric_families(body.decode()):
         for sample in family.samples:
-            if (sample.name == "gatehouse_http_requests_total"
-                    and sample.labels == {"method": "GET", "route": "/health", "status": "200"}):
+            if sample.name == "gatehouse_http_requests_total" and sample.labels == {
+                "method": "GET",
+                "route": "/health",
+                "status": "200",
+            }:
                 return sample.value
     return 0.0
 
 
 def served_by(service: Service, path: str) -> Counter[int]:
     """How many access lines each worker pid wrote for `path`."""
-    return Counter(line["pid"] for line in service.events(logger="gatehouse.access")
-                   if line.get("path") == path)
+    return Counter(
+        line["pid"]
+        for line in service.events(logger="gatehouse.access")
+        if line.get("path") == path
+    )
 
 
 class TestStartup:
-    def test_logs_one_start_line_without_the_database_uri(self, make_service: MakeService,
-                                                          mongo_uri: str) -> None:
+    def test_logs_one_start_line_without_the_database_uri(
+        self, make_service: MakeService, mongo_uri: str
+    ) -> None:
         service = make_service().start()
         (line,) = service.events("listening")
         assert line["address"] == f"http://127.0.0.1:{service.port}"
@@ -92,15 +107,14 @@ class TestStartup:
 
 class TestWorkerCrash:
     def test_killed_worker_is_replaced_while_the_service_keeps_answering(
-            self, make_service: MakeService) -> None:
+        self, make_service: MakeService
+    ) -> None:
         service = make_service().start()
         victim, survivor = sorted(two_ready_workers(service))
         os.kill(victim, signal.SIGKILL)
         statuses = [get(service.url + "/health")[0] for _ in range(10)]
         assert statuses == [200] * 10
-        pids = wait_for(lambda: (len(service.ready_worker_pids()) == 2
-                                 and victim not in service.worker_pids()
-                                 and service.ready_worker_pids()), 15, "a replacement worker")
+        pids = two_ready_workers(service, without=victim)
         assert survivor in pids
         assert not alive(victim)
         (replacement,) = pids - {survivor}
@@ -113,15 +127,18 @@ class TestWorkerCrash:
 
 class TestGracefulStop:
     def test_sigterm_lets_a_slow_upload_finish_then_exits_zero(
-            self, make_service: MakeService) -> None:
+        self, make_service: MakeService
+    ) -> None:
         service = make_service().start()
         two_ready_workers(service)
         # No debug route in the app: the request is slow because its *body* arrives slowly.
         # The sanitize middleware awaits the whole JSON body before the handler runs, so the
         # request is in flight inside the worker for the whole upload.
         body = b'{"pad": "' + b"x" * 1990 + b'"}'
-        head = (f"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        head = (
+            f"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
         with socket.create_connection(("127.0.0.1", service.port), timeout=20) as conn:
             conn.sendall(head + body[:100])
             time.sleep(0.5)
@@ -129,7 +146,7 @@ class TestGracefulStop:
             wait_for(lambda: service.events("worker_stopping"), 5, "workers told to stop")
             for start in range(100, len(body), 200):
                 time.sleep(0.2)
-                conn.sendall(body[start:start + 200])
+                conn.sendall(body[start : start + 200])
             response = _read_all(conn)
         assert response.startswith(b"HTTP/1.1 200"), response[:200]
         assert b'"status":"healthy"' in response
@@ -147,7 +164,8 @@ def _read_all(conn: socket.socket) -> bytes:
 
 class TestReload:
     def test_sighup_replaces_every_worker_and_refuses_no_request(
-            self, make_service: MakeService) -> None:
+        self, make_service: MakeService
+    ) -> None:
         service = make_service().start()
         old = two_ready_workers(service)
         done = threading.Event()
