@@ -7,8 +7,9 @@ from typing import Any
 
 from aiohttp import web
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from pymongo import monitoring
 
-from server.keys import CONFIG, DB
+from server.keys import CONFIG, DB, METRICS
 
 Database = AsyncIOMotorDatabase  # type: ignore[type-arg]
 
@@ -34,6 +35,27 @@ def make_client(uri: str, timeout_s: float, pool_size: int,
     )
 
 
+class CommandCounter(monitoring.CommandListener):
+    """Counts every command the driver sends (gatehouse_db_commands_total), so round trips per
+    request can be measured; runs in the driver's threads, and a counter increment is cheap."""
+
+    def __init__(self, counter: Any) -> None:
+        self._counter = counter
+        self._children: dict[str, Any] = {}
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        child = self._children.get(event.command_name)
+        if child is None:
+            child = self._children[event.command_name] = self._counter.labels(event.command_name)
+        child.inc()
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
 async def ensure_indexes(db: Any) -> None:
     """Create every collection's indexes; idempotent."""
     for build in INDEX_BUILDERS:
@@ -52,8 +74,10 @@ async def ping(db: Any) -> bool:
 async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
     """cleanup_ctx: one client per worker, created inside it; indexes ensured at start."""
     config = app[CONFIG]
+    metrics = app.get(METRICS)
+    listeners = [CommandCounter(metrics.db_commands)] if metrics is not None else []
     client = make_client(config.mongodb.uri, config.mongodb.timeout.total_seconds(),
-                         config.mongodb.max_pool_size)
+                         config.mongodb.max_pool_size, event_listeners=listeners)
     db = client[config.mongodb.database]
     app[DB] = db
     try:

@@ -40,6 +40,10 @@ class Metrics:
         self.rate_limited = Counter("gatehouse_rate_limit_rejections_total",
                                     "Requests rejected by a rate limit", ["budget"],
                                     registry=self.registry)
+        # Fed by server/db.py's command listener: the benchmark divides it by requests.
+        self.db_commands = Counter("gatehouse_db_commands_total",
+                                   "Database commands sent, by command name", ["command"],
+                                   registry=self.registry)
 
     def auth_event(self, event: str) -> None:
         self.auth_events.labels(event).inc()

@@ -1,0 +1,193 @@
+"""`python -m bench` (or `./dev bench`): run.py against the embedded database, loaded by wrk.
+
+Prints one Markdown table (requests/s, p50, p99, database commands per request per scenario)
+and the issue's targets with PASS/FAIL; the same text is saved to bench/out/last-run.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiohttp
+
+from bench import machine, probe, scenarios, wrk
+from bench.probe import API
+from bench.report import Check, Row, checks, table
+from bench.scenarios import Settings
+from bench.service import LIFTED, OUT, Process, bare, gatehouse, peak_rss_mb, write_config
+from server.embedded_db import EmbeddedDb
+
+LOGINS_PER_WORKER = 4  # connections that keep one worker's bcrypt pool (one thread/core) busy
+
+
+async def _service_rows(target: Process, settings: Settings, label: str) -> dict[str, Row]:
+    """Every scenario except /health on one running service, keyed by a short name."""
+    workers = len(target.workers())
+    rows = {}
+    rows["404"], _ = await scenarios.measure(
+        target, f"GET {API}/no-such-route (404 through the chain)", f"{API}/no-such-route",
+        settings.seconds, settings.connections)
+    rows["me"] = await scenarios.users_me(target, settings, label)
+    users: list[probe.Seeded] = []
+    if await probe.route_exists(target.url, "POST", f"{API}/auth/login"):
+        try:
+            users = await probe.register(target.url, 2 * LOGINS_PER_WORKER, "login")
+        except probe.RouteMissing:
+            users = []
+    logins = LOGINS_PER_WORKER * workers
+    rows["login"] = await scenarios.login(target, settings, users, logins)
+    rows["refresh"] = await scenarios.refresh(target, settings, 8)
+    rows["health_login"] = await scenarios.health_under_login(target, settings, users, logins)
+    return rows
+
+
+async def _health_db_ops(bare_app: Process, targets: list[Process],
+                         settings: Settings) -> dict[str, Row]:
+    """Interleaved /health rounds, with database commands per request for the services."""
+    async with aiohttp.ClientSession() as session:
+        before = {t.name: await probe.counters(session, t.url) for t in targets}
+        rows = await scenarios.health_rounds(
+            {t.name: t for t in [bare_app, *targets]}, settings)
+        for t in targets:
+            after = await probe.counters(session, t.url)
+            served = after.requests - before[t.name].requests
+            ops = (after.db_commands - before[t.name].db_commands) / served if served else None
+            old = rows[t.name]
+            rows[t.name] = Row(old.scenario, old.workers, old.rps, old.p50_ms, old.p99_ms, ops,
+                               old.non_2xx, old.note)
+    return rows
+
+
+async def run(settings: Settings) -> str:
+    started = time.monotonic()
+    described = machine.describe()
+    bcrypt_s = machine.bcrypt_check_seconds()
+    db = EmbeddedDb(":memory:")
+    uri = db.start()
+    on = write_config(OUT / "bench-limiter-on.yaml", uri, "gatehouse_bench", limiter=True)
+    off = write_config(OUT / "bench-limiter-off.yaml", uri, "gatehouse_bench", limiter=False)
+    bare_app = bare()
+    one, two = gatehouse("full chain, 1 worker", on, 1), gatehouse("full chain, 2 workers", on, 2)
+    lone = gatehouse("limiter off, 1 worker", off, 1)
+    rss: dict[str, float] = {}
+    try:
+        for process in (bare_app, one, two):
+            process.start("/health" if process is bare_app else "/health/ready")
+        for process in (bare_app, one, two):  # warm-up: imports, caches, connection pools
+            await wrk.run(process.url + "/health", 1, settings.connections)
+        health = await _health_db_ops(bare_app, [one, two], settings)
+        by_one = await _service_rows(one, settings, "rate limiter on")
+        by_two = await _service_rows(two, settings, "rate limiter on")
+        rss.update(_peaks(one, two, bare_app))
+        for process in (one, two):
+            process.stop()
+        lone.start("/health/ready")
+        await wrk.run(lone.url + "/health", 1, settings.connections)
+        me_off = await scenarios.users_me(lone, settings, "rate limiter off")
+        rss.update(_peaks(lone))
+    finally:
+        for process in (bare_app, one, two, lone):
+            process.stop()
+        db.stop()
+    rows = [health["bare"], health[one.name], health[two.name]]
+    for key in ("404", "me", "login", "refresh", "health_login"):
+        rows += [by_one[key], by_two[key]]
+    rows.append(me_off)
+    text = _render(rows, _targets(health, by_one, by_two, me_off, rss, bcrypt_s, one, two),
+                   rss, described, bcrypt_s, settings, time.monotonic() - started)
+    (OUT / "last-run.md").write_text(text + "\n", encoding="utf-8")
+    return text
+
+
+def _peaks(*processes: Process) -> dict[str, float]:
+    found = {}
+    for process in processes:
+        for index, pid in enumerate(process.workers(), 1):
+            peak = peak_rss_mb(pid)
+            if peak is not None:
+                found[f"{process.name} #{index}"] = peak
+    return found
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _targets(health: dict[str, Row], one: dict[str, Row], two: dict[str, Row], me_off: Row,
+             rss: dict[str, float], bcrypt_s: float, p1: Process, p2: Process) -> list[Check]:
+    chain = _ratio(health[p1.name].rps, health["bare"].rps)
+    scale = _ratio(health[p2.name].rps, health[p1.name].rps)
+    limit = (os.cpu_count() or 1) / bcrypt_s
+    found = [
+        Check("/health full chain, 1 worker >= 0.7 x bare aiohttp",
+              f"{chain:.2f} x" if chain else "n/a", chain >= 0.7 if chain else None),
+        Check("/health 2 workers >= 1.6 x 1 worker", f"{scale:.2f} x" if scale else "n/a",
+              scale >= 1.6 if scale else None),
+    ]
+    for label, rows in (("1 worker", one), ("2 workers", two)):
+        p99 = rows["health_login"].p99_ms
+        found.append(Check(f"/health p99 during full-speed logins, {label} < 20 ms",
+                           f"{p99:.2f} ms" if p99 is not None else "n/a",
+                           p99 < 20 if p99 is not None else None))
+    for label, rows in (("1 worker", one), ("2 workers", two)):
+        rps = rows["login"].rps
+        found.append(Check(f"logins/s, {label} >= 0.9 x bcrypt limit ({limit:.2f}/s)",
+                           f"{rps:.2f}/s = {rps / limit:.2f} x" if rps else "n/a",
+                           rps >= 0.9 * limit if rps else None))
+    found += [
+        _at_most("db ops per /users/me, rate limiter on <= 2", one["me"].db_per_request, 2),
+        _at_most("db ops per /users/me, rate limiter off <= 1", me_off.db_per_request, 1),
+        _at_most("db ops per /health = 0", health[p1.name].db_per_request, 0),
+    ]
+    workers = {k: v for k, v in rss.items() if not k.startswith("bare")}
+    peak = max(workers.values()) if workers else None
+    found.append(_at_most("peak RSS per worker < 100 MB", peak, 99.999, unit=" MiB"))
+    return found
+
+
+def _at_most(target: str, value: float | None, limit: float, unit: str = "") -> Check:
+    if value is None:
+        return Check(target, "n/a", None)
+    return Check(target, f"{value:.2f}{unit}", value <= limit)
+
+
+def _render(rows: list[Row], found: list[Check], rss: dict[str, float], described: str,
+            bcrypt_s: float, settings: Settings, took: float) -> str:
+    peaks = ", ".join(f"{name}: {mb:.1f} MiB" for name, mb in rss.items())
+    return "\n".join([
+        f"Gatehouse benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, took {took:.0f}s",
+        f"Machine: {described}",
+        f"bcrypt check at 12 rounds: {bcrypt_s * 1000:.0f} ms on one core -> limit "
+        f"{(os.cpu_count() or 1) / bcrypt_s:.2f} logins/s on {os.cpu_count()} cores",
+        f"Load: wrk -t1 -c{settings.connections} --latency on the same machine; "
+        f"{settings.seconds:g}s per scenario ({settings.login_seconds:g}s for logins).",
+        f"Rate limits LIFTED: limiter on (mongodb store, every budget {LIFTED:,}) unless the "
+        "row says off; service stdout (JSON access log, level info) -> /dev/null.",
+        "Database: embedded SecantusDB (in memory) on the same machine.",
+        "",
+        table(rows),
+        "",
+        f"Peak RSS (VmHWM): {peaks}",
+        "",
+        checks(found),
+    ])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--seconds", type=float, default=5.0, help="per scenario")
+    parser.add_argument("--login-seconds", type=float, default=8.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved /health rounds")
+    args = parser.parse_args()
+    settings = Settings(args.seconds, args.login_seconds, args.connections, args.rounds)
+    print(asyncio.run(run(settings)))
+
+
+if __name__ == "__main__":
+    main()

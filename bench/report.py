@@ -1,0 +1,46 @@
+"""The printed result: one Markdown table of scenarios, then the targets the issue sets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    scenario: str
+    workers: str
+    rps: float | None = None
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    db_per_request: float | None = None
+    non_2xx: int | None = None
+    note: str = ""
+
+
+def _num(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def table(rows: list[Row]) -> str:
+    lines = ["| scenario | workers | req/s | p50 ms | p99 ms | db ops/req | non-2xx | note |",
+             "| --- | --: | --: | --: | --: | --: | --: | --- |"]
+    for row in rows:
+        non_2xx = "n/a" if row.non_2xx is None else str(row.non_2xx)
+        lines.append(f"| {row.scenario} | {row.workers} | {_num(row.rps, 0)} | "
+                     f"{_num(row.p50_ms, 2)} | {_num(row.p99_ms, 2)} | "
+                     f"{_num(row.db_per_request, 2)} | {non_2xx} | {row.note} |")
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    target: str
+    measured: str
+    passed: bool | None  # None: could not be measured in this run
+
+
+def checks(items: list[Check]) -> str:
+    mark = {True: "PASS", False: "FAIL", None: "n/a"}
+    lines = ["| target | measured | result |", "| --- | --- | --- |"]
+    lines += [f"| {c.target} | {c.measured} | {mark[c.passed]} |" for c in items]
+    return "\n".join(lines)

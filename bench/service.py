@@ -1,0 +1,148 @@
+"""The processes under test: run.py (master + workers) and the bare yardstick app.
+
+Each is started on a free loopback port with its stdout (the JSON access log) sent to
+/dev/null, so the terminal and the disk are not part of what is measured; stderr goes to
+bench/out/<name>.err for post-mortems.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from server.embedded_db import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench" / "out"
+# Budgets no benchmark run can reach: the limiter still does all its work (counting in the
+# database, headers), it just never says no.
+LIFTED = 1_000_000_000
+
+
+def write_config(path: Path, mongo_uri: str, database: str, limiter: bool) -> Path:
+    """The service config of a benchmark run: production mode, bcrypt 12, info-level JSON logs."""
+    config = {
+        "environment": "production",
+        "mongodb": {"uri": mongo_uri, "database": database},
+        "jwt": {"secret": "bench-access-secret-" + "x" * 32,
+                "refresh_secret": "bench-refresh-secret-" + "y" * 32},
+        "security": {"bcrypt_rounds": 12},
+        "rate_limit": {"enabled": limiter, "max": LIFTED, "auth_max": LIFTED,
+                       "user_max": LIFTED},
+        "mail": {"backend": "file", "file_dir": str(OUT / "mail")},
+        "logging": {"level": "info", "format": "json"},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path
+
+
+def _get(url: str, timeout: float = 2.0) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as reply:  # noqa: S310 - loopback
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Field 4 (after the parenthesised command, which may hold spaces) is the parent pid.
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry.name))
+    return found
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """The process's peak resident set (VmHWM) in MiB, or None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+@dataclass
+class Process:
+    """A server child process listening on `port` once `start()` returns."""
+
+    name: str
+    argv: list[str]
+    port: int = field(default_factory=free_port)
+    popen: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, ready_path: str, timeout: float = 60.0) -> None:
+        OUT.mkdir(parents=True, exist_ok=True)
+        with (OUT / f"{self.name}.err").open("wb") as err:
+            self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+                [*self.argv, "--port", str(self.port)], cwd=ROOT, stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if _get(self.url + ready_path, 1.0)[0] == 200:
+                    return
+            except OSError:
+                pass
+            if self.popen.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.name} did not come up: see {OUT / self.name}.err")
+            time.sleep(0.2)
+
+    def workers(self) -> list[int]:
+        """The pids serving requests: run.py's spawned workers, or the process itself."""
+        if self.popen is None:
+            return []
+        spawned = [pid for pid in _children(self.popen.pid) if _is_worker(pid)]
+        return spawned or [self.popen.pid]
+
+    def stop(self) -> None:
+        popen, self.popen = self.popen, None
+        if popen is None or popen.poll() is not None:
+            return
+        popen.send_signal(signal.SIGTERM)
+        try:
+            popen.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(popen.pid, signal.SIGKILL)
+            popen.wait()
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"spawn_main" in cmdline
+
+
+def gatehouse(name: str, config: Path, workers: int) -> Process:
+    """run.py serving `config` with `workers` workers."""
+    return Process(name, [sys.executable, "run.py", "serve", "--config", str(config),
+                          "--workers", str(workers)])
+
+
+def bare(name: str = "bare") -> Process:
+    return Process(name, [sys.executable, "-m", "bench.bare_app"])
