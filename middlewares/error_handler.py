@@ -71,9 +71,10 @@ async def error_handler_middleware(request: web.Request, handler: Handler) -> we
         APP.warning("database unavailable",
                     extra={"fields": {"requestId": request.get(REQUEST_ID)}})
         return from_app_error(request, ServiceUnavailable())
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
+    except Exception as exc:  # the last line of defence: anything else is a 500
         return from_unexpected(request, exc)
-    if response.status >= 400 and not response.prepared and response.content_type != "application/json":
+    if (response.status >= 400 and not response.prepared
+            and response.content_type != "application/json"):
         # A plain-text error an inner layer returned (e.g. aiohttp-cors): wrap it.
         return envelope(request, response.status, response.reason or "Error",
                         _HTTP_CODES.get(response.status, "HTTP_ERROR"))

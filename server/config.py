@@ -1,4 +1,4 @@
-"""Typed, validated configuration: config.yaml + APP__SECTION__KEY overrides -> frozen dataclasses."""
+"""Typed, validated configuration: config.yaml + APP__SECTION__KEY overrides -> dataclasses."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class ServerConfig:
     workers: int = field(default=0, metadata=_meta(0, 256))
     # false/0: use the socket peer; true/N: trust N proxy hops of X-Forwarded-For.
     trust_proxy: int = field(default=0, metadata=_meta(0, 10))
-    max_body_size: ByteSize = ByteSize(100 * 1024)
+    max_body_size: ByteSize = ByteSize(100 * 1024)  # noqa: RUF009 - an immutable int
     shutdown_timeout: timedelta = timedelta(seconds=30)
 
 
@@ -58,8 +58,9 @@ class MongoConfig:
 
 @dataclass(frozen=True, slots=True)
 class JwtConfig:
-    secret: str = "dev-access-secret-change-me"
-    refresh_secret: str = "dev-refresh-secret-change-me"
+    # Development defaults; check_production() refuses them.
+    secret: str = "dev-access-secret-change-me"  # noqa: S105
+    refresh_secret: str = "dev-refresh-secret-change-me"  # noqa: S105
     access_ttl: timedelta = timedelta(minutes=15)
     refresh_ttl: timedelta = timedelta(days=7)
     refresh_reuse_grace: timedelta = timedelta(seconds=10)

@@ -19,7 +19,7 @@ async def assert_envelope(resp, status: int, error: str) -> dict:
     assert resp.status == status
     assert resp.content_type == "application/json"
     body = await resp.json()
-    assert ENVELOPE_KEYS <= set(body)
+    assert set(body) >= ENVELOPE_KEYS
     assert set(body) <= {*ENVELOPE_KEYS, "errors", "stack"}
     assert body["success"] is False
     assert body["error"] == error
