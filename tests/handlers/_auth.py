@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,6 +14,7 @@ from server.app import create_app
 from server.clock import utcnow
 from server.config import Config
 from server.keys import CLOCK, DB
+from tests.conftest import SmtpSink
 
 AUTH = "/api/v1/auth"
 PASSWORD = "Str0ng!Passw0rd"
@@ -70,12 +73,18 @@ async def login(client: TestClient, email: str = "ada@example.com",  # type: ign
     return {**body["data"], "refreshToken": resp.cookies["refreshToken"].value}
 
 
-async def mailed_tokens(client: TestClient, to: str, path: str) -> list[str]:  # type: ignore[type-arg]
-    """Tokens of `{frontend_url}/{path}?token=` links queued for `to`, oldest first."""
-    found = []
-    async for doc in db_of(client).outbox.find({"to": to}).sort("createdAt", 1):
-        found += re.findall(rf"/{path}\?token=([A-Za-z0-9_\-]+)", doc["text"])
-    return found
+async def mailed_tokens(sink: SmtpSink, to: str, path: str, count: int = 1,
+                       within: float = 5.0) -> list[str]:
+    """Tokens of `/{path}?token=` links mailed to `to` (arrival order), waiting until at
+    least `count` have arrived through the real outbox and SMTP delivery."""
+    deadline = time.monotonic() + within
+    while True:
+        found = [token for message in sink.received_by(to)
+                 for token in re.findall(rf"/{path}\?token=([A-Za-z0-9_\-]+)",
+                                         SmtpSink.parts(message)[0])]
+        if len(found) >= count or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.02)
 
 
 async def refresh(client: TestClient, token: str) -> Any:  # type: ignore[type-arg]

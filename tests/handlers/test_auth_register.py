@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from server.config import SmtpConfig
 from server.security import verify_password
+from tests.conftest import SmtpSink
 from tests.handlers._auth import AUTH, PASSWORD, bearer, db_of, login, mailed_tokens, person
 
 COMPLEXITY = ("Password must contain at least one uppercase letter, one lowercase letter, "
@@ -63,9 +65,11 @@ class TestRegisterSuccess:
         assert doc["isActive"] is True
 
     async def test_mails_a_verification_link_and_stores_only_its_hash(
-            self, client: TestClient) -> None:  # type: ignore[type-arg]
+            self, make_config: Any, make_client: Any, smtp_server: SmtpSink,
+            smtp_config: SmtpConfig) -> None:
+        client = await make_client(make_config(mail={"backend": "smtp", "smtp": smtp_config}))
         await client.post(f"{AUTH}/register", json=person())
-        tokens = await mailed_tokens(client, "ada@example.com", "verify-email")
+        tokens = await mailed_tokens(smtp_server, "ada@example.com", "verify-email")
         assert len(tokens) == 1
         doc = await db_of(client).users.find_one({"email": "ada@example.com"})
         assert tokens[0] not in str(doc)
