@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
+from handlers.schemas.common import bearer_auth
 from models.users import User, find_by_session
 from server.errors import AppError, Forbidden, InvalidToken, TokenMissing
 from server.keys import CLOCK, CONFIG, DB, METRICS, REQUEST_ID, USER_ID
@@ -67,3 +70,27 @@ def audit_of(request: web.Request) -> Audit:
     """The Audit (request id, client IP, metrics) service flows log security events with."""
     return Audit(request_id=request.get(REQUEST_ID), ip=client_ip(request),
                  metrics=request.app.get(METRICS))
+
+
+# Role sets for `@requires(...)`: who may read other users, who may change them.
+STAFF = ("admin", "moderator")
+ADMIN = ("admin",)
+
+AuthedMethod = Callable[[Any, web.Request, AuthContext], Awaitable[web.StreamResponse]]
+Method = Callable[[Any, web.Request], Awaitable[web.StreamResponse]]
+
+
+def requires(*roles: str) -> Callable[[AuthedMethod], Method]:
+    """Route option: only a signed-in user (whose role is one of `roles`, when given) reaches
+    the handler method, which receives the AuthContext as a third argument. Others get 401 or
+    403 `Insufficient permissions`; the OpenAPI document lists those responses."""
+
+    def wrap(method: AuthedMethod) -> Method:
+        @functools.wraps(method)
+        async def checked(self: Any, request: web.Request) -> web.StreamResponse:
+            ctx = await require_user(request, roles=roles or None)
+            return await method(self, request, ctx)
+
+        return bearer_auth(roles=bool(roles))(checked)
+
+    return wrap

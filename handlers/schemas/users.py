@@ -1,0 +1,101 @@
+"""Request shapes of the /api/v1/users routes; unknown fields are refused (400)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from handlers.schemas.fields import DateOfBirth, Email, Name, Password, PhoneNumber
+from models.users import LISTING_SORTS, ROLES
+
+PICTURE_MESSAGE = "Profile picture must be an http(s) URL of a jpg, jpeg, png or gif image"
+_PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif")
+_LANGUAGE = re.compile(r"^[A-Za-z]{2,3}([-_][A-Za-z0-9]{2,8})?$")  # en, fr, pt-BR, zh_Hant
+_is_url = validate.URL(schemes={"http", "https"}, require_tld=False, error=PICTURE_MESSAGE)
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class ProfilePicture(fields.String):
+    """An http(s) URL whose path names a jpg/jpeg/png/gif image (a query string may follow)."""
+
+    default_error_messages = {"invalid": PICTURE_MESSAGE}  # noqa: RUF012
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if len(text) > 2048:
+            raise ValidationError(PICTURE_MESSAGE)
+        _is_url(text)
+        if not urlsplit(text).path.lower().endswith(_PICTURE_SUFFIXES):
+            raise ValidationError(PICTURE_MESSAGE)
+        return text
+
+
+class PreferencesSchema(_Strict):
+    theme = fields.String(validate=validate.OneOf(
+        ("light", "dark"), error="Theme must be light or dark"))
+    notifications = fields.Boolean(strict=True, error_messages={
+        "invalid": "Notifications must be true or false"})
+    language = fields.String(validate=validate.Regexp(
+        _LANGUAGE, error="Language must be a language code such as en or pt-BR"))
+
+
+class ProfileUpdateSchema(_Strict):
+    """PATCH /users/me: any of these; role, isActive and password are unknown fields here."""
+
+    firstName = Name(label="First name")  # noqa: N815 - wire names
+    lastName = Name(label="Last name")  # noqa: N815
+    email = Email()
+    phoneNumber = PhoneNumber(allow_none=True)  # noqa: N815
+    dateOfBirth = DateOfBirth(allow_none=True)  # noqa: N815
+    profilePicture = ProfilePicture(allow_none=True)  # noqa: N815
+    preferences = fields.Nested(PreferencesSchema, error_messages={
+        "type": "Preferences must be an object"})
+
+
+class AdminUpdateSchema(ProfileUpdateSchema):
+    """PATCH /users/{id}: the profile fields plus role and isActive."""
+
+    role = fields.String(validate=validate.OneOf(
+        ROLES, error=f"Role must be one of: {', '.join(ROLES)}"))
+    isActive = fields.Boolean(strict=True, error_messages={  # noqa: N815
+        "invalid": "isActive must be true or false"})
+
+
+class ChangePasswordSchema(_Strict):
+    # The current password is only compared with the stored hash: no strength rules.
+    currentPassword = fields.String(  # noqa: N815
+        required=True, validate=validate.Length(min=1, max=1024),
+        error_messages={"required": "Current password is required",
+                        "invalid": "Current password must be a string"})
+    newPassword = Password(required=True)  # noqa: N815
+
+
+class ListUsersQuerySchema(_Strict):
+    """GET /users: paging, filters, search and one of the whitelisted sorts."""
+
+    page = fields.Integer(
+        load_default=1, error_messages={"invalid": "page must be a whole number"},
+        validate=validate.Range(min=1, max=1_000_000,
+                                error="page must be a whole number of at least 1"))
+    limit = fields.Integer(
+        load_default=20, error_messages={"invalid": "limit must be a whole number"},
+        validate=validate.Range(min=1, max=100, error="limit must be between 1 and 100"))
+    role = fields.String(validate=validate.OneOf(
+        ROLES, error=f"role must be one of: {', '.join(ROLES)}"))
+    isActive = fields.Boolean(error_messages={  # noqa: N815
+        "invalid": "isActive must be true or false"})
+    search = fields.String(validate=validate.Length(
+        max=100, error="search must be at most 100 characters"))
+    sort = fields.String(load_default="-createdAt", validate=validate.OneOf(
+        tuple(LISTING_SORTS), error=f"sort must be one of: {', '.join(LISTING_SORTS)}"))
+
+
+class UserIdPathSchema(Schema):
+    id = fields.String(required=True)

@@ -1,0 +1,97 @@
+"""The /api/v1/users routes: one UsersHandler method per route (API.md, Users)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp_apispec import docs, match_info_schema, querystring_schema, request_schema
+
+from handlers._auth import ADMIN, STAFF, AuthContext, audit_of, requires
+from handlers._responses import ok
+from handlers.schemas.users import (
+    AdminUpdateSchema,
+    ChangePasswordSchema,
+    ListUsersQuerySchema,
+    ProfileUpdateSchema,
+    UserIdPathSchema,
+)
+from server.keys import CLOCK, CONFIG, DATA, DB, MAILER
+from server.services import users
+
+
+class UsersHandler:
+    @docs(tags=["users"], summary="Get the signed-in user's profile")
+    @requires()
+    async def get_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
+        return ok(data={"user": ctx.user.to_public()})
+
+    @docs(tags=["users"], summary="Update the signed-in user's profile",
+          description="A new email is unverified until the mailed link is followed.")
+    @request_schema(ProfileUpdateSchema)
+    @requires()
+    async def update_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
+        app = request.app
+        user = await users.update_profile(app[DB], app[CONFIG], app[MAILER], ctx.user,
+                                          request[DATA], app[CLOCK](), audit_of(request))
+        return ok(data={"user": user.to_public()}, message="Profile updated successfully")
+
+    @docs(tags=["users"], summary="Change the signed-in user's password",
+          description="Every other session of the user ends; this one stays signed in.")
+    @request_schema(ChangePasswordSchema)
+    @requires()
+    async def change_password(self, request: web.Request, ctx: AuthContext) -> web.Response:
+        app, data = request.app, request[DATA]
+        await users.change_password(app[DB], app[CONFIG], ctx.user, ctx.session_id,
+                                    data["currentPassword"], data["newPassword"],
+                                    app[CLOCK](), audit_of(request))
+        return ok(message="Password changed successfully")
+
+    @docs(tags=["users"], summary="Deactivate the signed-in user's account",
+          description="Every session ends; signing in then answers 403.")
+    @requires()
+    async def deactivate_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
+        app = request.app
+        await users.deactivate_self(app[DB], ctx.user, app[CLOCK](), audit_of(request))
+        return ok(message="Account deactivated successfully")
+
+    @docs(tags=["users"], summary="List users (admin, moderator)",
+          description="search: every word must occur in the first name, last name or "
+                      "email (plain text, case-insensitive).")
+    @querystring_schema(ListUsersQuerySchema)
+    @requires(*STAFF)
+    async def list_users(self, request: web.Request, ctx: AuthContext) -> web.Response:
+        q = request[DATA]
+        page = await users.list_users(
+            request.app[DB], page=q["page"], limit=q["limit"], sort=q["sort"],
+            role=q.get("role"), is_active=q.get("isActive"), search=q.get("search"))
+        return ok(data={
+            "users": [user.to_public() for user in page.users],
+            "pagination": {"page": page.page, "limit": page.limit, "total": page.total,
+                           "pages": page.pages}})
+
+    @docs(tags=["users"], summary="Get one user (admin, moderator)")
+    @match_info_schema(UserIdPathSchema)
+    @requires(*STAFF)
+    async def get_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
+        user = await users.get_user(request.app[DB], request[DATA]["id"])
+        return ok(data={"user": user.to_public()})
+
+    @docs(tags=["users"], summary="Update a user, their role or active state (admin)",
+          description="Deactivation ends the user's sessions. The last active admin cannot "
+                      "be demoted or deactivated.")
+    @match_info_schema(UserIdPathSchema)
+    @request_schema(AdminUpdateSchema)
+    @requires(*ADMIN)
+    async def update_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
+        app, data = request.app, dict(request[DATA])
+        user = await users.admin_update(app[DB], app[CONFIG], app[MAILER], data.pop("id"),
+                                        data, app[CLOCK](), audit_of(request), ctx.user.id)
+        return ok(data={"user": user.to_public()}, message="User updated successfully")
+
+    @docs(tags=["users"], summary="Delete a user and their sessions for good (admin)",
+          description="The last active admin cannot be deleted.")
+    @match_info_schema(UserIdPathSchema)
+    @requires(*ADMIN)
+    async def delete_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
+        await users.delete_user(request.app[DB], request[DATA]["id"], audit_of(request),
+                                ctx.user.id)
+        return ok(message="User deleted")
