@@ -37,10 +37,19 @@ class ProfilePicture(fields.String):
         return text
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: "yes", 1 and "true" are not booleans in a JSON body."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class PreferencesSchema(_Strict):
     theme = fields.String(validate=validate.OneOf(
         ("light", "dark"), error="Theme must be light or dark"))
-    notifications = fields.Boolean(strict=True, error_messages={
+    notifications = StrictBoolean(error_messages={
         "invalid": "Notifications must be true or false"})
     language = fields.String(validate=validate.Regexp(
         _LANGUAGE, error="Language must be a language code such as en or pt-BR"))
@@ -64,7 +73,7 @@ class AdminUpdateSchema(ProfileUpdateSchema):
 
     role = fields.String(validate=validate.OneOf(
         ROLES, error=f"Role must be one of: {', '.join(ROLES)}"))
-    isActive = fields.Boolean(strict=True, error_messages={  # noqa: N815
+    isActive = StrictBoolean(error_messages={  # noqa: N815
         "invalid": "isActive must be true or false"})
 
 
