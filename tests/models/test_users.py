@@ -1,0 +1,169 @@
+"""models/users.py against the real database: indexes, lockout counters, sessions, tokens."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from models import users
+from server.clock import utcnow
+from server.config import Config
+from server.db import ensure_indexes, make_client
+
+NOW = utcnow()
+
+
+@pytest.fixture
+async def db(config: Config) -> AsyncIterator[Any]:
+    client = make_client(config.mongodb.uri, 2.0, 10)
+    database = client[config.mongodb.database]
+    await ensure_indexes(database)
+    yield database
+    client.close()
+
+
+async def new_user(db: Any, email: str = "ada@example.com", **extra: Any) -> users.User:
+    doc = users.new_user_doc(first_name="Ada", last_name="Lovelace", email=email,
+                             password_hash="$2b$04$" + "x" * 53, now=NOW, **extra)
+    return await users.insert_user(db, doc)
+
+
+class TestDocument:
+    async def test_new_user_has_every_template_field(self, db: Any) -> None:
+        user = await new_user(db, " Ada@Example.COM ")
+        doc = await db.users.find_one({})
+        for name in ("firstName", "lastName", "email", "password", "role", "isActive",
+                     "isEmailVerified", "profilePicture", "phoneNumber", "dateOfBirth",
+                     "lastLogin", "loginAttempts", "lockUntil", "emailVerificationToken",
+                     "emailVerificationExpires", "passwordResetToken", "passwordResetExpires",
+                     "preferences", "createdAt", "updatedAt"):
+            assert name in doc
+        assert user.email == "ada@example.com"
+        assert doc["role"] == "user"
+
+    async def test_public_form_never_carries_secrets(self, db: Any) -> None:
+        public = (await new_user(db)).to_public()
+        assert "password" not in public
+        assert not any("token" in key.lower() or "hash" in key.lower() for key in public)
+        assert public["fullName"] == "Ada Lovelace"
+        assert public["createdAt"].endswith("Z")
+
+    async def test_email_is_unique_whatever_the_case(self, db: Any) -> None:
+        await new_user(db)
+        with pytest.raises(users.EmailTaken):
+            await new_user(db, "ADA@example.com")
+        raw = users.new_user_doc(first_name="A", last_name="B", email="x", password_hash="h",
+                                 now=NOW)
+        raw["email"] = "ADA@EXAMPLE.COM"  # written by another tool, not lower-cased
+        with pytest.raises(Exception, match="duplicate"):
+            await db.users.insert_one(raw)
+
+    async def test_indexes(self, db: Any) -> None:
+        names = set((await db.users.index_information()).keys())
+        assert {"email_unique", "verification_token", "reset_token"} <= names
+
+    async def test_find_by_id_tolerates_bad_ids(self, db: Any) -> None:
+        user = await new_user(db)
+        found = await users.find_by_id(db, user.id)
+        assert found is not None
+        assert (found.id, found.email) == (user.id, user.email)
+        assert await users.find_by_id(db, "not-an-id") is None
+
+
+class TestFindBySession:
+    async def test_only_a_live_session_of_an_active_user(self, db: Any) -> None:
+        user = await new_user(db)
+        await users.add_session(db, user.id, "s1", 5, NOW)
+        assert (await users.find_by_session(db, user.id, "s1")) is not None
+        assert await users.find_by_session(db, user.id, "s2") is None
+        assert await users.find_by_session(db, "bad", "s1") is None
+        await db.users.update_one({}, {"$set": {"isActive": False}})
+        assert await users.find_by_session(db, user.id, "s1") is None
+
+
+class TestLoginCounters:
+    async def test_reservations_stop_at_the_limit(self, db: Any) -> None:
+        await new_user(db)
+        counts = [await users.reserve_login_attempt(db, "ada@example.com", NOW, 3)
+                  for _ in range(4)]
+        assert [u.login_attempts if u else None for u in counts] == [1, 2, 3, None]
+
+    async def test_concurrent_reservations_never_exceed_the_limit(self, db: Any) -> None:
+        await new_user(db)
+        results = await asyncio.gather(*(users.reserve_login_attempt(db, "ada@example.com",
+                                                                     NOW, 5)
+                                         for _ in range(15)))
+        assert sorted(u.login_attempts for u in results if u) == [1, 2, 3, 4, 5]
+
+    async def test_lock_is_set_once_and_blocks_reservations(self, db: Any) -> None:
+        user = await new_user(db)
+        for _ in range(2):
+            await users.reserve_login_attempt(db, user.email, NOW, 2)
+        until = NOW + timedelta(hours=2)
+        assert await users.lock_account(db, user.id, until, 2, NOW)
+        assert not await users.lock_account(db, user.id, until, 2, NOW)
+        assert await users.reserve_login_attempt(db, user.email, NOW, 2) is None
+        assert not await users.clear_expired_lock(db, user.id, NOW)
+        assert await users.clear_expired_lock(db, user.id, until)
+        assert (await users.reserve_login_attempt(db, user.email, until, 2)) is not None
+
+    async def test_no_lock_below_the_limit(self, db: Any) -> None:
+        user = await new_user(db)
+        await users.reserve_login_attempt(db, user.email, NOW, 5)
+        assert not await users.lock_account(db, user.id, NOW + timedelta(hours=1), 5, NOW)
+
+
+class TestSessions:
+    async def test_add_session_keeps_the_newest(self, db: Any) -> None:
+        user = await new_user(db)
+        for n in range(7):
+            latest = await users.add_session(db, user.id, f"s{n}", 5, NOW)
+        assert latest is not None
+        assert latest.active_sessions == ("s2", "s3", "s4", "s5", "s6")
+
+    async def test_login_resets_counters_and_upgrades_the_hash(self, db: Any) -> None:
+        user = await new_user(db)
+        await users.reserve_login_attempt(db, user.email, NOW, 5)
+        after = await users.add_session(db, user.id, "s1", 5, NOW, login=True, new_hash="new")
+        assert after is not None
+        assert (after.login_attempts, after.password_hash) == (0, "new")
+        assert after.last_login is not None
+
+    async def test_remove_sessions(self, db: Any) -> None:
+        user = await new_user(db)
+        for sid in ("a", "b", "c"):
+            await users.add_session(db, user.id, sid, 5, NOW)
+        await users.remove_sessions(db, user.id, ["a"])
+        assert (await users.find_by_id(db, user.id)).active_sessions == ("b", "c")  # type: ignore[union-attr]
+        await users.remove_sessions(db, user.id, keep="c")
+        assert (await users.find_by_id(db, user.id)).active_sessions == ("c",)  # type: ignore[union-attr]
+        await users.remove_sessions(db, user.id)
+        assert (await users.find_by_id(db, user.id)).active_sessions == ()  # type: ignore[union-attr]
+
+
+class TestTokens:
+    async def test_verification_is_single_use_and_expires(self, db: Any) -> None:
+        user = await new_user(db)
+        await users.set_verification_token(db, user.id, "h1", NOW + timedelta(hours=1))
+        assert await users.verify_email(db, "h1", NOW + timedelta(hours=2)) is None
+        verified = await users.verify_email(db, "h1", NOW)
+        assert verified is not None
+        assert verified.is_email_verified
+        assert await users.verify_email(db, "h1", NOW) is None
+
+    async def test_reset_sets_password_clears_lock_and_sessions(self, db: Any) -> None:
+        user = await new_user(db)
+        await users.add_session(db, user.id, "s1", 5, NOW)
+        await db.users.update_one({}, {"$set": {"lockUntil": NOW + timedelta(hours=1),
+                                                "loginAttempts": 5}})
+        assert await users.set_reset_token(db, "nobody@example.com", "r", NOW) is None
+        await users.set_reset_token(db, " ADA@example.com", "r1", NOW + timedelta(minutes=10))
+        done = await users.reset_password(db, "r1", "newhash", NOW)
+        assert done is not None
+        assert (done.password_hash, done.login_attempts, done.lock_until) == ("newhash", 0, None)
+        assert done.active_sessions == ()
+        assert await users.reset_password(db, "r1", "other", NOW) is None
