@@ -54,12 +54,12 @@ def make_service(tmp_path: Path, mongo_uri: str) -> Iterator[MakeService]:
             client.close()
 
 
-def two_ready_workers(service: Service, without: int | None = None) -> set[int]:
-    """Wait until exactly two workers serve (and `without` has been reaped); their pids."""
+def ready_workers(service: Service, without: int | None = None, count: int = 2) -> set[int]:
+    """Wait until exactly `count` workers serve (and `without` has been reaped); their pids."""
 
     def check() -> set[int]:
         pids = service.ready_worker_pids()
-        if len(pids) != 2 or without in service.worker_pids():
+        if len(pids) != count or without in service.worker_pids():
             return set()
         return pids
 
@@ -100,7 +100,7 @@ class TestStartup:
         assert line["workers"] == 2
         assert line["database"] == "external"
         assert mongo_uri not in service.log_path.read_text()
-        two_ready_workers(service)
+        ready_workers(service)
         service.signal(signal.SIGTERM)
         assert service.wait() == 0
 
@@ -110,11 +110,11 @@ class TestWorkerCrash:
         self, make_service: MakeService
     ) -> None:
         service = make_service().start()
-        victim, survivor = sorted(two_ready_workers(service))
+        victim, survivor = sorted(ready_workers(service))
         os.kill(victim, signal.SIGKILL)
         statuses = [get(service.url + "/health")[0] for _ in range(10)]
         assert statuses == [200] * 10
-        pids = two_ready_workers(service, without=victim)
+        pids = ready_workers(service, without=victim)
         assert survivor in pids
         assert not alive(victim)
         (replacement,) = pids - {survivor}
@@ -125,12 +125,43 @@ class TestWorkerCrash:
         assert not alive(survivor)
 
 
+class TestCrashLoopBackoff:
+    def test_workers_that_keep_dying_young_are_restarted_ever_later(
+        self, make_service: MakeService
+    ) -> None:
+        service = make_service(workers=1).start()
+        (worker,) = ready_workers(service, count=1)
+        for _ in range(3):
+            os.kill(worker, signal.SIGKILL)
+            (worker,) = ready_workers(service, without=worker, count=1)
+        delays = [e["delay_s"] for e in service.events("worker_restart")]
+        assert delays == [0.5, 1.0, 2.0]
+        service.signal(signal.SIGTERM)
+        assert service.wait() == 0
+
+
+class TestTerminalInterrupt:
+    def test_ctrl_c_to_the_process_group_stops_everything_cleanly(
+        self, make_service: MakeService
+    ) -> None:
+        service = make_service().start()
+        workers = ready_workers(service)
+        assert service.process is not None
+        # What a terminal does on Ctrl-C: SIGINT to every process of the foreground group.
+        os.killpg(service.process.pid, signal.SIGINT)
+        assert service.wait() == 0
+        stops = service.events("signal")
+        assert [e["signal"] for e in stops] == ["SIGINT"]
+        exits = {e["worker_pid"]: e["exit_code"] for e in service.events("worker_exited")}
+        assert exits == dict.fromkeys(workers, 0)
+
+
 class TestGracefulStop:
     def test_sigterm_lets_a_slow_upload_finish_then_exits_zero(
         self, make_service: MakeService
     ) -> None:
         service = make_service().start()
-        two_ready_workers(service)
+        ready_workers(service)
         # No debug route in the app: the request is slow because its *body* arrives slowly.
         # The sanitize middleware awaits the whole JSON body before the handler runs, so the
         # request is in flight inside the worker for the whole upload.
@@ -167,7 +198,7 @@ class TestReload:
         self, make_service: MakeService
     ) -> None:
         service = make_service().start()
-        old = two_ready_workers(service)
+        old = ready_workers(service)
         done = threading.Event()
         results: list[int | str] = []
 
@@ -202,7 +233,7 @@ class TestReload:
 class TestMetricsAcrossWorkers:
     def test_metrics_sum_requests_served_by_every_worker(self, make_service: MakeService) -> None:
         service = make_service().start()
-        two_ready_workers(service)
+        ready_workers(service)
         before = health_count(service)
         baseline = served_by(service, "/health")
         sent = 0
