@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import aiohttp_cors
 from aiohttp import web
 
@@ -10,11 +12,14 @@ from server.config import CorsConfig
 ALLOWED_HEADERS = ("Content-Type", "Authorization", "X-Request-ID")
 EXPOSED_HEADERS = ("X-Request-ID", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
                    "Retry-After")
+ALLOW_ORIGIN = "Access-Control-Allow-Origin"
+
+ResponseHook = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
 
 
 def setup_cors(app: web.Application, config: CorsConfig) -> None:
     """Apply the CORS policy to every route registered so far (call after setup_routes)."""
-    options = aiohttp_cors.ResourceOptions(
+    options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
         allow_credentials=config.credentials,
         allow_headers=ALLOWED_HEADERS,
         expose_headers=EXPOSED_HEADERS,
@@ -24,3 +29,27 @@ def setup_cors(app: web.Application, config: CorsConfig) -> None:
     cors = aiohttp_cors.setup(app, defaults=dict.fromkeys(config.allowed_origins, options))
     for route in list(app.router.routes()):
         cors.add(route)
+    # Appended after aiohttp-cors's own hook, so it sees what that one did.
+    app.on_response_prepare.append(_complete_cors(config))
+
+
+def _complete_cors(config: CorsConfig) -> ResponseHook:
+    """What aiohttp-cors leaves out: `Vary: Origin` (answers differ by origin, so a shared
+    cache must key on it) and CORS headers on responses it never sees, the 404s and 405s of
+    unrouted requests, so a browser app can read those error bodies too."""
+    allowed = frozenset(config.allowed_origins)
+
+    async def complete(request: web.Request, response: web.StreamResponse) -> None:
+        headers = response.headers
+        if "origin" not in ",".join(headers.getall("Vary", ())).lower():
+            headers.add("Vary", "Origin")
+        origin = request.headers.get("Origin")
+        if (origin is None or ALLOW_ORIGIN in headers or request.method == "OPTIONS"
+                or not (origin in allowed or "*" in allowed)):
+            return
+        headers[ALLOW_ORIGIN] = origin
+        if config.credentials:
+            headers["Access-Control-Allow-Credentials"] = "true"
+        headers["Access-Control-Expose-Headers"] = ",".join(EXPOSED_HEADERS)
+
+    return complete
