@@ -39,7 +39,7 @@ _dummy_hashes: dict[int, bytes] = {}
 
 
 def _executor() -> ThreadPoolExecutor:
-    global _pool  # noqa: PLW0603 - lazily created process-wide pool, see above
+    global _pool  # lazily created process-wide pool, see above
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2,
                                    thread_name_prefix="bcrypt")

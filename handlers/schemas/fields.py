@@ -13,9 +13,9 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 
 EMAIL_MESSAGE = "Please provide a valid email"
-PASSWORD_COMPLEXITY = ("Password must contain at least one uppercase letter, one lowercase "
-                       "letter, one number, and one special character")
-PASSWORD_LENGTH = "Password must be between 8 and 128 characters"
+COMPLEXITY_MESSAGE = ("Password must contain at least one uppercase letter, one lowercase "
+                      "letter, one number, and one special character")
+LENGTH_MESSAGE = "Password must be between 8 and 128 characters"
 PHONE_PATTERN = re.compile(r"^\+?[\d\s\-()]{10,}$")
 _email_check = validate.Email(error=EMAIL_MESSAGE)
 
@@ -35,7 +35,7 @@ class Email(_Text):
         super().__init__(invalid=EMAIL_MESSAGE, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs).strip().lower()
+        text = str(super()._deserialize(value, attr, data, **kwargs)).strip().lower()
         if not text:
             raise self.make_error("required")
         if len(text) > 254:
@@ -54,14 +54,14 @@ class Password(_Text):
         super().__init__(invalid="Password must be a string", **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs)
+        text = str(super()._deserialize(value, attr, data, **kwargs))
         problems = []
         if not (any(c.isupper() for c in text) and any(c.islower() for c in text)
                 and any(c.isdigit() for c in text)
                 and any(not c.isalnum() and not c.isspace() for c in text)):
-            problems.append(PASSWORD_COMPLEXITY)
+            problems.append(COMPLEXITY_MESSAGE)
         if not 8 <= len(text) <= 128:
-            problems.append(PASSWORD_LENGTH)
+            problems.append(LENGTH_MESSAGE)
         if problems:
             raise ValidationError(problems)
         return text
@@ -75,7 +75,7 @@ class Name(_Text):
         super().__init__(invalid=f"{label} must be a string", **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        text = str(super()._deserialize(value, attr, data, **kwargs)).strip()
         if not 1 <= len(text) <= 50:
             raise ValidationError(f"{self.label} must be between 1 and 50 characters")
         return text
@@ -88,7 +88,7 @@ class PhoneNumber(_Text):
         super().__init__(invalid="Please provide a valid phone number", **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        text = str(super()._deserialize(value, attr, data, **kwargs)).strip()
         if len(text) > 30 or not PHONE_PATTERN.match(text):
             raise ValidationError("Please provide a valid phone number")
         return text

@@ -141,7 +141,7 @@ class TestForgotPassword:
                                                          smtp_server: SmtpSink) -> None:
         await register(client)
         token = await reset_token(client, smtp_server)
-        mail = [m for m in smtp_server.received_by(ADA) if token in SmtpSink.parts(m)[0]][0]
+        mail = next(m for m in smtp_server.received_by(ADA) if token in SmtpSink.parts(m)[0])
         assert f"{config.frontend_url}/reset-password?token={token}" in SmtpSink.parts(mail)[1]
 
 

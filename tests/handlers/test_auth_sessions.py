@@ -33,7 +33,7 @@ class TestLogout:
         assert resp.status == 200
         assert body["message"] == "Logout successful"
         cleared = resp.headers["Set-Cookie"]
-        assert cleared.startswith('refreshToken="";') or cleared.startswith("refreshToken=;")
+        assert cleared.startswith(('refreshToken="";', "refreshToken=;"))
         assert "Max-Age=0" in cleared
         assert "Path=/api/v1/auth" in cleared
         # The refresh token is gone from the database, and both tokens are refused at once.
