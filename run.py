@@ -71,27 +71,27 @@ def _create_admin(args: argparse.Namespace) -> int:
     config, _ = _config_loader(args)
     try:
         with embedded_database(config) as live:
-            asyncio.run(_create_admin_in(live, args))
+            done = asyncio.run(_create_admin_in(live, args))
     except AppError as exc:
         return _fail(exc.text)
     except EmbeddedDbError as exc:
         return _fail(f"database error: {exc}")
-    print(f"admin ready: {args.email}")
+    print(done)
     return 0
 
 
-async def _create_admin_in(config: Config, args: argparse.Namespace) -> None:
+async def _create_admin_in(config: Config, args: argparse.Namespace) -> str:
+    """Returns what was done, in words (created, promoted, already an admin)."""
     # Imported here: the admin service (and the models it registers indexes for) is only
     # needed by this subcommand.
-    from server.services.admin import create_admin
-
     from server.db import ensure_indexes, make_client
+    from server.services.admin import create_admin
 
     client = make_client(config.mongodb.uri, config.mongodb.timeout.total_seconds(), 2)
     try:
         db = client[config.mongodb.database]
         await ensure_indexes(db)
-        await create_admin(
+        return await create_admin(
             db,
             config,
             email=args.email,
