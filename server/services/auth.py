@@ -70,7 +70,7 @@ async def login(db: Any, config: Config, email: str, password: str, now: datetim
     """Check credentials under the lockout rules and start a session.
     Raises BadCredentials, AccountLocked (423 + Retry-After) or AccountDeactivated."""
     sec = config.security
-    user = await _reserve_attempt(db, config, email, now, audit)
+    user = await _reserve_attempt(db, config, email, password, now, audit)
     if not await verify_password(password, user.password_hash, sec.bcrypt_rounds):
         if user.login_attempts >= sec.max_login_attempts:
             await _lock(db, config, user, now, audit)
@@ -95,8 +95,8 @@ def _failed(audit: Audit, user_id: str | None, reason: str) -> None:
                 userId=user_id, reason=reason)
 
 
-async def _reserve_attempt(db: Any, config: Config, email: str, now: datetime,
-                           audit: Audit) -> User:
+async def _reserve_attempt(db: Any, config: Config, email: str, password: str,
+                           now: datetime, audit: Audit) -> User:
     """Count this attempt atomically before any password check (so N concurrent guesses get
     at most max_login_attempts tries). Raises BadCredentials for an unknown email (after a
     dummy bcrypt of the same cost) and AccountLocked while locked."""
@@ -107,7 +107,7 @@ async def _reserve_attempt(db: Any, config: Config, email: str, now: datetime,
         return reserved
     user = await users.find_by_email(db, email)
     if user is None:
-        await verify_password(email, None, sec.bcrypt_rounds)
+        await verify_password(password, None, sec.bcrypt_rounds)
         _failed(audit, None, "unknown_email")
         raise BadCredentials()
     if user.lock_until is not None and user.lock_until <= now \
@@ -157,10 +157,17 @@ async def resend_verification(db: Any, config: Config, mailer: Any, user: User,
     """Mail a fresh verification link; older links stop working. Raises AlreadyVerified."""
     if user.is_email_verified:
         raise AlreadyVerified()
+    await send_verification(db, config, mailer, user, now)
+    audit.event("verification_resent", userId=user.id)
+
+
+async def send_verification(db: Any, config: Config, mailer: Any, user: User,
+                            now: datetime) -> None:
+    """Mail `user.email` a new 24 h verification link, replacing any older one (also for an
+    email change: the caller resets isEmailVerified)."""
     token = new_token()
     await users.set_verification_token(db, user.id, token_hash(token), now + VERIFICATION_TTL)
     await mailer.send(verification_email(config, user.email, token))
-    audit.event("verification_resent", userId=user.id)
 
 
 async def forgot_password(db: Any, config: Config, mailer: Any, email: str, now: datetime,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -165,4 +166,12 @@ class TestRegisterDuplicate:
         status, body = await post(client, person("ADA@EXAMPLE.com"))
         assert status == 409
         assert body["error"] == "User already exists with this email"
+        assert await db_of(client).users.count_documents({}) == 1
+
+    async def test_simultaneous_sign_ups_with_one_email_create_one_user(
+            self, client: TestClient) -> None:  # type: ignore[type-arg]
+        results = await asyncio.gather(*(post(client, person(f"{'ADA' if n % 2 else 'ada'}"
+                                                              "@example.com"))
+                                         for n in range(6)))
+        assert sorted(status for status, _ in results) == [201] + [409] * 5
         assert await db_of(client).users.count_documents({}) == 1
