@@ -66,7 +66,8 @@ class AuthHandler:
     @docs(tags=["auth"], summary="Create an account, sign in and mail a verification link")
     @request_schema(RegisterSchema)
     @success(out.RegisterResponseSchema, 201, sets_refresh_cookie=True,
-             description="Registered and signed in; a verification email is on its way")
+             description="Registered and signed in; a verification email is on its way",
+             links=out.REGISTER_LINKS)
     @errors(EmailTaken)
     async def register(self, request: web.Request) -> web.Response:
         app = request.app
@@ -77,7 +78,8 @@ class AuthHandler:
 
     @docs(tags=["auth"], summary="Sign in with email and password")
     @request_schema(LoginSchema)
-    @success(out.LoginResponseSchema, sets_refresh_cookie=True, description="Signed in")
+    @success(out.LoginResponseSchema, sets_refresh_cookie=True, description="Signed in",
+             links=out.LOGIN_LINKS)
     @errors(BadCredentials, AccountLocked(extra={"retryAfter": 7200}),
             sessions.AccountDeactivated)
     async def login(self, request: web.Request) -> web.Response:

@@ -7,6 +7,8 @@ from aiohttp_apispec import docs, match_info_schema, querystring_schema, request
 
 from handlers._auth import ADMIN, STAFF, AuthContext, audit_of, requires
 from handlers._responses import ok
+from handlers.schemas import responses as out
+from handlers.schemas.common import errors, success
 from handlers.schemas.users import (
     AdminUpdateSchema,
     ChangePasswordSchema,
@@ -14,12 +16,15 @@ from handlers.schemas.users import (
     ProfileUpdateSchema,
     UserIdPathSchema,
 )
+from models.users import EmailTaken
+from server.errors import InvalidId
 from server.keys import CLOCK, CONFIG, DATA, DB, MAILER
 from server.services import users
 
 
 class UsersHandler:
     @docs(tags=["users"], summary="Get the signed-in user's profile")
+    @success(out.UserResponseSchema, description="The signed-in user")
     @requires()
     async def get_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         return ok(data={"user": ctx.user.to_public()})
@@ -27,6 +32,9 @@ class UsersHandler:
     @docs(tags=["users"], summary="Update the signed-in user's profile",
           description="A new email is unverified until the mailed link is followed.")
     @request_schema(ProfileUpdateSchema)
+    @success(out.UserResponseSchema, description="The updated user",
+             example=out.user_example("Profile updated successfully"))
+    @errors(EmailTaken)
     @requires()
     async def update_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app = request.app
@@ -37,6 +45,9 @@ class UsersHandler:
     @docs(tags=["users"], summary="Change the signed-in user's password",
           description="Every other session of the user ends; this one stays signed in.")
     @request_schema(ChangePasswordSchema)
+    @success(out.MessageResponseSchema, description="Changed; other sessions ended",
+             example=out.message_example("Password changed successfully"))
+    @errors(users.CurrentPasswordIncorrect)
     @requires()
     async def change_password(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, data = request.app, request[DATA]
@@ -47,6 +58,9 @@ class UsersHandler:
 
     @docs(tags=["users"], summary="Deactivate the signed-in user's account",
           description="Every session ends; signing in then answers 403.")
+    @success(out.MessageResponseSchema, description="Deactivated; sessions ended",
+             example=out.message_example("Account deactivated successfully"))
+    @errors(users.LastAdmin)
     @requires()
     async def deactivate_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app = request.app
@@ -57,6 +71,7 @@ class UsersHandler:
           description="search: every word must occur in the first name, last name or "
                       "email (plain text, case-insensitive).")
     @querystring_schema(ListUsersQuerySchema)
+    @success(out.UsersPageResponseSchema, description="One page of users")
     @requires(*STAFF)
     async def list_users(self, request: web.Request, ctx: AuthContext) -> web.Response:
         q = request[DATA]
@@ -70,6 +85,8 @@ class UsersHandler:
 
     @docs(tags=["users"], summary="Get one user (admin, moderator)")
     @match_info_schema(UserIdPathSchema)
+    @success(out.UserResponseSchema, description="The user")
+    @errors(InvalidId, users.UserNotFound)
     @requires(*STAFF)
     async def get_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
         user = await users.get_user(request.app[DB], request[DATA]["id"])
@@ -80,6 +97,9 @@ class UsersHandler:
                       "be demoted or deactivated.")
     @match_info_schema(UserIdPathSchema)
     @request_schema(AdminUpdateSchema)
+    @success(out.UserResponseSchema, description="The updated user",
+             example=out.user_example("User updated successfully"))
+    @errors(InvalidId, users.UserNotFound, users.LastAdmin, EmailTaken)
     @requires(*ADMIN)
     async def update_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, data = request.app, dict(request[DATA])
@@ -90,6 +110,9 @@ class UsersHandler:
     @docs(tags=["users"], summary="Delete a user and their sessions for good (admin)",
           description="The last active admin cannot be deleted.")
     @match_info_schema(UserIdPathSchema)
+    @success(out.MessageResponseSchema, description="Deleted for good",
+             example=out.message_example("User deleted"))
+    @errors(InvalidId, users.UserNotFound, users.LastAdmin)
     @requires(*ADMIN)
     async def delete_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
         await users.delete_user(request.app[DB], request[DATA]["id"], audit_of(request),

@@ -127,8 +127,9 @@ def _response(status: str, entry: dict[str, Any]) -> dict[str, Any]:
         "description": entry.get("description") or HTTPStatus(int(status)).phrase,
         "content": {JSON: media},
     }
-    if entry.get("headers"):
-        result["headers"] = copy.deepcopy(entry["headers"])
+    for key in ("headers", "links"):
+        if entry.get(key):
+            result[key] = copy.deepcopy(entry[key])
     return result
 
 
@@ -148,8 +149,10 @@ def _shared_errors(responses: dict[str, Any], path: str, has_input: bool,
     add_error(responses, AppError, "Unexpected error")
 
 
-def _operation(declared: dict[str, Any], path: str) -> dict[str, Any]:
+def _operation(declared: dict[str, Any], path: str, name: str) -> dict[str, Any]:
     operation = {k: copy.deepcopy(declared[k]) for k in _OPERATION_KEYS if k in declared}
+    # The handler method's name (`login`, `get_me`): what OpenAPI links refer to.
+    operation.setdefault("operationId", name)
     parameters, body = _request_parts(declared, path)
     if parameters:
         operation["parameters"] = parameters
@@ -162,14 +165,17 @@ def _operation(declared: dict[str, Any], path: str) -> dict[str, Any]:
 
 
 def documented_routes(app: web.Application) -> list[tuple[str, str, Any]]:
-    """(method, path, handler) of every route of the app, HEAD and CORS preflights aside."""
-    found = []
+    """(method, path, handler) of every route of the app, HEAD and CORS preflights aside, and
+    a trailing-slash alias (`/users/` beside `/users`) once only."""
+    found: list[tuple[str, str, Any]] = []
     for route in app.router.routes():
         if route.method in (hdrs.METH_HEAD, hdrs.METH_OPTIONS, hdrs.METH_ANY):
             continue
         path = route.resource.canonical if route.resource is not None else ""
         found.append((route.method, path, route.handler))
-    return found
+    seen = {(method, path) for method, path, _ in found}
+    return [(method, path, handler) for method, path, handler in found
+            if not (path.endswith("/") and (method, path.rstrip("/")) in seen)]
 
 
 def build_openapi(app: web.Application) -> dict[str, Any]:
@@ -195,7 +201,8 @@ def _build(app: web.Application) -> dict[str, Any]:
     for method, path, handler in documented_routes(app):
         declared = getattr(handler, "__apispec__", None)
         if declared:
-            spec.path(path=path, operations={method.lower(): _operation(declared, path)})
+            name = getattr(handler, "__name__", f"{method}_{path}")
+            spec.path(path=path, operations={method.lower(): _operation(declared, path, name)})
     return spec.to_dict()  # type: ignore[no-any-return]
 
 
@@ -213,6 +220,11 @@ def _finish(document: dict[str, Any]) -> None:
         "schema": {"type": "string"}}}
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
+            body = operation.get("requestBody")
+            if body is not None and not body["required"]:
+                # An optional body may also be JSON `null`, which the service reads as none.
+                media = body["content"][JSON]
+                media["schema"] = {"allOf": [media["schema"]], "nullable": True}
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "path":
                     parameter["required"] = True  # OpenAPI requires it of path parameters

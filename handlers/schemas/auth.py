@@ -26,7 +26,9 @@ class LoginSchema(_Strict):
     # Login checks the stored hash only: the strength rules apply when a password is set.
     password = fields.String(required=True, validate=lambda p: 0 < len(p) <= 1024,
                              error_messages={"invalid": "Password must be a string",
-                                             "validator_failed": "Password is required"})
+                                             "validator_failed": "Password is required"},
+                             metadata={"minLength": 1, "maxLength": 1024,
+                                       "format": "password"})
 
 
 class RefreshTokenSchema(_Strict):

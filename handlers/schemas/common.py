@@ -134,14 +134,17 @@ def errors(*declared: AppError | type[AppError]) -> Callable[[F], F]:
 
 
 def success(schema: type[Schema] | Schema, status: int = 200, *, description: str,
-            example: Mapping[str, Any] | None = None,
-            sets_refresh_cookie: bool = False) -> Callable[[F], F]:
-    """Declare the success response: its envelope schema, an example, the refresh cookie."""
+            example: Mapping[str, Any] | None = None, sets_refresh_cookie: bool = False,
+            links: Mapping[str, Any] | None = None) -> Callable[[F], F]:
+    """Declare the success response: its envelope schema, an example, the refresh cookie, and
+    OpenAPI links to the operations a client calls next with values from this exchange."""
 
     def wrapper(func: F) -> F:
         entry: dict[str, Any] = {"schema": schema, "description": description}
         if example is not None:
             entry["example"] = dict(example)
+        if links:
+            entry["links"] = dict(links)
         if sets_refresh_cookie:
             entry["headers"] = {"Set-Cookie": {
                 "description": "`refreshToken=<token>; HttpOnly; SameSite=Strict; "
@@ -168,6 +171,12 @@ def bearer_auth(*, roles: bool = False) -> Callable[[F], F]:
         return func
 
     return wrapper
+
+
+def bearer_link(operation_id: str, description: str) -> dict[str, Any]:
+    """An OpenAPI link that calls `operation_id` with this response's `data.accessToken`."""
+    return {"operationId": operation_id, "description": description, "parameters": {
+        "header.Authorization": "Bearer {$response.body#/data/accessToken}"}}
 
 
 def refresh_cookie(func: F) -> F:

@@ -11,11 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from handlers.schemas import fields as custom
+from handlers.schemas.users import ProfilePicture
 
 # Upper, lower, digit and a symbol (a character that is neither a word character nor space).
 PASSWORD_PATTERN = r"^(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])(?=.*[^\w\s]).{8,128}$"  # noqa: S105 - a regex
 # API.md's `^\+?[\d\s\-()]{10,}$`, after trimming (no outer spaces).
 PHONE_PATTERN = r"^\+?[\d\-()][\d\s\-()]{8,}[\d\-()]$"
+# An http(s) URL of a jpg/jpeg/png/gif on a dotted host (the code takes any valid URL).
+PICTURE_PATTERN = (r"^https?://([a-z0-9]{1,20}\.){1,3}[a-z]{2,6}/([a-z0-9_-]{1,20}/){0,3}"
+                   r"[a-z0-9_-]{1,40}\.(jpg|jpeg|png|gif)$")
 
 FIELD_HINTS: dict[type, dict[str, Any]] = {
     custom.Email: {"format": "email", "maxLength": 254, "example": "ada@example.com",
@@ -28,6 +32,8 @@ FIELD_HINTS: dict[type, dict[str, Any]] = {
                   "example": "Ada"},
     custom.PhoneNumber: {"maxLength": 30, "pattern": PHONE_PATTERN,
                          "example": "+44 20 7946 0958"},
+    ProfilePicture: {"format": "uri", "maxLength": 2048, "pattern": PICTURE_PATTERN,
+                     "example": "https://example.com/ada.png"},
     custom.DateOfBirth: {"type": "string", "format": "date", "example": "1990-04-01",
                          "description": "A date in the past"},
 }

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from handlers.schemas.common import success_schema
+from handlers.schemas.common import bearer_link, success_schema
 
 EXAMPLE_ID = "65f0c2a9e4b0a1b2c3d4e5f6"
 EXAMPLE_TIME = "2026-01-01T12:00:00.000Z"
@@ -34,7 +34,7 @@ class LoginUserSchema(UserSummarySchema):
                                          "description": "This sign-in"})
 
 
-class PreferencesSchema(Schema):
+class UserPreferencesSchema(Schema):
     theme = fields.String(required=True, metadata={"enum": ["light", "dark"]})
     notifications = fields.Boolean(required=True)
     language = fields.String(required=True, metadata={"example": "en"})
@@ -62,7 +62,7 @@ class UserSchema(Schema):
                                             "example": "1990-04-01T00:00:00.000Z"})
     profile_picture = fields.String(required=True, allow_none=True, data_key="profilePicture",
                                     metadata={"example": "https://example.com/ada.png"})
-    preferences = fields.Nested(PreferencesSchema, required=True)
+    preferences = fields.Nested(UserPreferencesSchema, required=True)
     last_login = fields.String(required=True, allow_none=True, data_key="lastLogin",
                                metadata={"format": "date-time", "example": EXAMPLE_TIME})
     created_at = fields.String(required=True, data_key="createdAt",
@@ -118,6 +118,35 @@ UserResponseSchema = success_schema(
 UsersPageResponseSchema = success_schema(
     "UsersPageResponseSchema", {"users": fields.List(fields.Nested(UserSchema), required=True),
                                 "pagination": fields.Nested(PaginationSchema, required=True)})
+
+
+# OpenAPI links: what a client (and the stateful fuzzer) does next with these answers.
+REGISTER_LINKS = {
+    "login": {"operationId": "login", "description": "Sign in with the same credentials",
+              "requestBody": {"email": "$request.body#/email",
+                              "password": "$request.body#/password"}},
+    "getMe": bearer_link("get_me", "Read the new account with its access token"),
+    "listSessions": bearer_link("list_sessions", "See the session register started"),
+}
+LOGIN_LINKS = {
+    "getMe": bearer_link("get_me", "Read the signed-in user's profile"),
+    "listSessions": bearer_link("list_sessions", "List the user's sessions"),
+    "updateMe": bearer_link("update_me", "Change the signed-in user's profile"),
+}
+
+
+USER_EXAMPLE = {
+    "id": EXAMPLE_ID, "firstName": "Ada", "lastName": "Lovelace", "fullName": "Ada Lovelace",
+    "email": "ada@example.com", "role": "user", "isActive": True, "isEmailVerified": True,
+    "phoneNumber": None, "dateOfBirth": None, "profilePicture": None,
+    "preferences": {"theme": "light", "notifications": True, "language": "en"},
+    "lastLogin": EXAMPLE_TIME, "createdAt": EXAMPLE_TIME, "updatedAt": EXAMPLE_TIME,
+}
+
+
+def user_example(message: str) -> dict[str, Any]:
+    """A `data.user` success body example with `message`."""
+    return message_example(message, {"user": USER_EXAMPLE})
 
 
 def message_example(message: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
