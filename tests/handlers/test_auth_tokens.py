@@ -14,6 +14,7 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from pymongo import monitoring
 
 from handlers._auth import require_user
 from server.app import create_app
@@ -163,3 +164,42 @@ class TestRoles:
         resp = await client.get("/test/admin-only", headers=bearer(data["accessToken"]))
         assert resp.status == 200
         assert await resp.json() == {"user": data["user"]["id"], "logged": data["user"]["id"]}
+
+
+class _Commands(monitoring.CommandListener):
+    """Counts database commands on the auth collections while `recording` is on."""
+
+    def __init__(self) -> None:
+        self.recording = False
+        self.seen: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        target = event.command.get(event.command_name)
+        if self.recording and target in ("users", "sessions"):
+            self.seen.append(f"{event.command_name} {target}")
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+COMMANDS = _Commands()
+# Applies to clients created from now on, i.e. the app's client started by each test.
+monitoring.register(COMMANDS)
+
+
+class TestCost:
+    async def test_authenticating_a_request_is_one_database_operation(
+            self, client: TestClient) -> None:  # type: ignore[type-arg]
+        token = (await register(client))["accessToken"]
+        COMMANDS.seen.clear()
+        COMMANDS.recording = True
+        try:
+            resp = await client.get(f"{AUTH}/sessions", headers=bearer(token))
+        finally:
+            COMMANDS.recording = False
+        assert resp.status == 200
+        # One find on users authenticates; the second is this route's own session listing.
+        assert COMMANDS.seen == ["find users", "find sessions"]
