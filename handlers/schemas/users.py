@@ -28,7 +28,7 @@ class ProfilePicture(fields.String):
     default_error_messages = {"invalid": PICTURE_MESSAGE}  # noqa: RUF012
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        text = str(super()._deserialize(value, attr, data, **kwargs)).strip()
         if len(text) > 2048:
             raise ValidationError(PICTURE_MESSAGE)
         _is_url(text)
@@ -58,12 +58,12 @@ class PreferencesSchema(_Strict):
 class ProfileUpdateSchema(_Strict):
     """PATCH /users/me: any of these; role, isActive and password are unknown fields here."""
 
-    firstName = Name(label="First name")  # noqa: N815 - wire names
-    lastName = Name(label="Last name")  # noqa: N815
+    firstName = Name(label="First name")
+    lastName = Name(label="Last name")
     email = Email()
-    phoneNumber = PhoneNumber(allow_none=True)  # noqa: N815
-    dateOfBirth = DateOfBirth(allow_none=True)  # noqa: N815
-    profilePicture = ProfilePicture(allow_none=True)  # noqa: N815
+    phoneNumber = PhoneNumber(allow_none=True)
+    dateOfBirth = DateOfBirth(allow_none=True)
+    profilePicture = ProfilePicture(allow_none=True)
     preferences = fields.Nested(PreferencesSchema, error_messages={
         "type": "Preferences must be an object"})
 
@@ -73,17 +73,17 @@ class AdminUpdateSchema(ProfileUpdateSchema):
 
     role = fields.String(validate=validate.OneOf(
         ROLES, error=f"Role must be one of: {', '.join(ROLES)}"))
-    isActive = StrictBoolean(error_messages={  # noqa: N815
+    isActive = StrictBoolean(error_messages={
         "invalid": "isActive must be true or false"})
 
 
 class ChangePasswordSchema(_Strict):
     # The current password is only compared with the stored hash: no strength rules.
-    currentPassword = fields.String(  # noqa: N815
+    currentPassword = fields.String(
         required=True, validate=validate.Length(min=1, max=1024),
         error_messages={"required": "Current password is required",
                         "invalid": "Current password must be a string"})
-    newPassword = Password(required=True)  # noqa: N815
+    newPassword = Password(required=True)
 
 
 class ListUsersQuerySchema(_Strict):
@@ -98,7 +98,7 @@ class ListUsersQuerySchema(_Strict):
         validate=validate.Range(min=1, max=100, error="limit must be between 1 and 100"))
     role = fields.String(validate=validate.OneOf(
         ROLES, error=f"role must be one of: {', '.join(ROLES)}"))
-    isActive = fields.Boolean(error_messages={  # noqa: N815
+    isActive = fields.Boolean(error_messages={
         "invalid": "isActive must be true or false"})
     search = fields.String(validate=validate.Length(
         max=100, error="search must be at most 100 characters"))

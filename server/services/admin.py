@@ -20,8 +20,8 @@ class _AdminSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    firstName = Name(label="First name", required=True)  # noqa: N815 - wire names
-    lastName = Name(label="Last name", required=True)  # noqa: N815
+    firstName = Name(label="First name", required=True)
+    lastName = Name(label="Last name", required=True)
     email = Email(required=True)
     password = Password(required=True)
 
@@ -30,8 +30,9 @@ def _validated(**given: str) -> dict[str, Any]:
     try:
         return _AdminSchema().load(given)  # type: ignore[no-any-return]
     except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"input": exc.messages}
         found = [FieldError(str(name), str(text))
-                 for name, texts in dict(exc.messages).items()
+                 for name, texts in messages.items()
                  for text in (texts if isinstance(texts, list) else [texts])]
         raise ValidationFailed(f"{found[0].field}: {found[0].message}", errors=found) from None
 
