@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
+from typing import Any
+
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
@@ -31,6 +34,8 @@ SECURITY_HEADERS: tuple[tuple[str, str], ...] = (
     ("X-XSS-Protection", "0"),
 )
 
+_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+
 
 def is_api_path(path: str) -> bool:
     """True for `/api/v1` and anything under it (not `/api/v10`)."""
@@ -40,9 +45,12 @@ def is_api_path(path: str) -> bool:
 def stamp(request: web.Request, response: web.StreamResponse) -> None:
     """Add the security headers (a handler may have set a narrower CSP of its own)."""
     headers = response.headers
-    for name, value in SECURITY_HEADERS:
-        if name not in headers:
-            headers[name] = value
+    if headers.keys().isdisjoint(_NAMES):  # the usual case: one C call adds all of them
+        headers.extend(SECURITY_HEADERS)
+    else:
+        for name, value in SECURITY_HEADERS:
+            if name not in headers:
+                headers[name] = value
     if is_api_path(request.path):
         headers["Cache-Control"] = "no-store"
     owed = request.get(RESPONSE_HEADERS)
@@ -64,3 +72,32 @@ async def hide_server_header(request: web.Request, response: web.StreamResponse)
     response.headers.popall("Server", None)
     if "X-Content-Type-Options" not in response.headers:
         stamp(request, response)
+
+
+class _GatehouseRequest(web.Request):
+    """A Request whose answers are hardened even when the app never sees them.
+
+    aiohttp's HTTP parser answers a malformed request (bad request line, a raw newline or
+    control character in a header) itself, with `Server: Python/x aiohttp/y`, before any
+    middleware or signal runs. Those requests have no match_info: stamp them here instead."""
+
+    async def _prepare_hook(self, response: web.StreamResponse) -> None:
+        if self._match_info is not None:
+            await super()._prepare_hook(response)
+            return
+        response.headers.popall("Server", None)
+        for name, value in SECURITY_HEADERS:
+            response.headers.setdefault(name, value)
+        response.headers["X-Request-ID"] = uuid.uuid4().hex
+
+
+def harden_protocol_errors(app: web.Application) -> None:
+    """Make the app build _GatehouseRequest objects (aiohttp's Application._make_request takes
+    the request class as `_cls`; there is no public hook for parser-level errors)."""
+    make_request = app._make_request
+
+    def factory(*args: Any, **kwargs: Any) -> web.Request:
+        kwargs["_cls"] = _GatehouseRequest
+        return make_request(*args, **kwargs)
+
+    app._make_request = factory  # type: ignore[method-assign]

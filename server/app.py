@@ -7,7 +7,7 @@ import time
 from aiohttp import web
 
 from middlewares import build_middlewares
-from middlewares.security_headers import hide_server_header
+from middlewares.security_headers import harden_protocol_errors, hide_server_header
 from server.clock import utcnow
 from server.config import Config
 from server.cors import setup_cors
@@ -32,6 +32,7 @@ def create_app(config: Config) -> web.Application:
     setup_routes(app)
     setup_cors(app, config.cors)
     app.on_response_prepare.append(hide_server_header)
+    harden_protocol_errors(app)  # answers aiohttp's parser gives without the app
     app.cleanup_ctx.append(mongo_ctx)
     app.cleanup_ctx.append(mailer_ctx)  # after mongo_ctx: it needs app[DB]
     app.cleanup_ctx.append(rate_limit_ctx)  # after mongo_ctx: the mongodb store uses app[DB]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import re
 from typing import Any
 
 import pytest
@@ -9,6 +12,7 @@ import pytest
 from tests.middlewares._routes import PREFIX
 
 JSON = {"Content-Type": "application/json"}
+FRESH_ID = re.compile(r"^[0-9a-f]{32}$")
 
 # The contract's list, verbatim (API.md "Conventions").
 EXACT = {
@@ -106,3 +110,42 @@ class TestCacheControl:
         resp = await api.get("/api/v10/x")
         assert resp.status == 404
         assert resp.headers.get("Cache-Control") != "no-store"
+
+
+async def raw_exchange(api, request: bytes) -> tuple[str, dict[str, str]]:
+    """Send bytes no well-behaved client would, return the status line and headers."""
+    reader, writer = await asyncio.open_connection(api.server.host, api.server.port)
+    try:
+        writer.write(request)
+        await writer.drain()
+        head = (await asyncio.wait_for(reader.read(65536), 5)).split(b"\r\n\r\n")[0]
+    finally:
+        writer.close()
+    status, *lines = head.decode("latin-1").split("\r\n")
+    return status, {k.lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines)}
+
+
+class TestMalformedRequests:
+    """aiohttp's parser answers these itself, before any middleware: still no banner."""
+
+    @pytest.mark.parametrize("request_bytes", [
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Request-ID: abc\n def\r\n\r\n",
+        b"GET /health HTTP/1.1\r\nHost: x\r\nX-Request-ID: ab\x01c\r\n\r\n",
+        b"NOT-HTTP\r\n\r\n",
+    ], ids=["bare-newline", "control-char", "garbage"])
+    async def test_parser_errors_are_hardened(self, api, request_bytes, caplog):
+        caplog.set_level(logging.CRITICAL, logger="aiohttp.server")
+        status, headers = await raw_exchange(api, request_bytes)
+        assert " 400 " in status
+        assert "server" not in headers
+        for name, value in EXACT.items():
+            assert headers[name.lower()] == value
+        assert FRESH_ID.fullmatch(headers["x-request-id"])
+
+    async def test_well_formed_raw_request_is_unchanged(self, api):
+        status, headers = await raw_exchange(
+            api, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Request-ID: raw-1\r\n"
+                 b"Connection: close\r\n\r\n")
+        assert " 200 " in status
+        assert headers["x-request-id"] == "raw-1"
+        assert "server" not in headers
