@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from datetime import datetime, timedelta
@@ -25,6 +26,7 @@ from server.services.sessions import AccountDeactivated, Started, end_sessions, 
 
 VERIFICATION_TTL = timedelta(hours=24)  # API.md: verification links live 24 h
 RESET_TTL = timedelta(minutes=10)  # API.md: reset links live 10 min
+FORGOT_MIN_SECONDS = 0.1  # well above the known-email path (one update + one outbox insert)
 
 
 class InvalidVerificationToken(BadRequest):
@@ -172,14 +174,18 @@ async def send_verification(db: Any, config: Config, mailer: Any, user: User,
 
 async def forgot_password(db: Any, config: Config, mailer: Any, email: str, now: datetime,
                           audit: Audit) -> None:
-    """Mail a reset link if the email belongs to a user; says nothing either way."""
+    """Mail a reset link if the email belongs to a user; says nothing either way, and takes
+    the same time either way (the known-email path also queues a mail)."""
+    deadline = asyncio.get_running_loop().time() + FORGOT_MIN_SECONDS
     token = new_token()
     user = await users.set_reset_token(db, email, token_hash(token), now + RESET_TTL)
     if user is None:
         audit.event("password_reset_requested", known=False)
-        return
-    await mailer.send(reset_email(config, user.email, token))
-    audit.event("password_reset_requested", known=True, userId=user.id)
+    else:
+        await mailer.send(reset_email(config, user.email, token))
+        audit.event("password_reset_requested", known=True, userId=user.id)
+    # Pad both paths to one floor so response time does not tell whether the email exists.
+    await asyncio.sleep(max(0.0, deadline - asyncio.get_running_loop().time()))
 
 
 async def reset_password(db: Any, config: Config, token: str, password: str, now: datetime,
