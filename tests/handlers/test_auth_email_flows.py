@@ -7,6 +7,7 @@ where the tests read the links, exactly as a user would.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.config import Config, SmtpConfig
+from server.services.auth import FORGOT_MIN_SECONDS
 from tests.conftest import SmtpSink
 from tests.handlers._auth import (
     AUTH,
@@ -131,6 +133,14 @@ class TestForgotPassword:
         assert known == unknown == (200, {"success": True, "message": FORGOT_MESSAGE})
         assert len(await mailed_tokens(smtp_server, ADA, "reset-password")) == 1
         assert await db_of(client).outbox.count_documents({"to": "nobody@example.com"}) == 0
+
+    async def test_known_and_unknown_emails_take_the_same_time_floor(
+            self, client: Client) -> None:
+        await register(client)
+        for email in (ADA, "nobody@example.com"):
+            started = time.perf_counter()
+            assert (await forgot(client, email))[0] == 200
+            assert time.perf_counter() - started >= FORGOT_MIN_SECONDS
 
     async def test_email_is_required(self, client: Client) -> None:
         resp = await client.post(f"{AUTH}/forgot-password", json={})
