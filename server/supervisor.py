@@ -30,7 +30,6 @@ from typing import Any
 from server.config import Config, ConfigError, with_overrides
 from server.embedded_db import EmbeddedDb
 from server.logs import setup_logging
-from server.worker import run_worker
 
 LOG = logging.getLogger("gatehouse.supervisor")
 _SPAWN = multiprocessing.get_context("spawn")
@@ -75,7 +74,11 @@ def embedded_database(config: Config) -> Iterator[Config]:
         yield config
         return
     db = EmbeddedDb(config.mongodb.data_dir)
-    uri = db.start()
+    try:
+        uri = db.start()
+    except BaseException:
+        db.stop()  # interrupted while it was starting: never leave it running on its own
+        raise
     pid = db.process.pid if db.process else None
     _log(
         "embedded database started",
@@ -120,6 +123,9 @@ def serve(config: Config, reload_config: Callable[[], Config] | None = None) -> 
     setup_logging(config.logging)
     sock = bind_socket(config.server.host, config.server.port)
     embedded = not config.mongodb.uri
+    # Until the supervisor's loop takes over, SIGTERM interrupts like Ctrl-C does, so a stop
+    # during start-up still runs every cleanup below (the embedded database included).
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with embedded_database(config) as live, metrics_dir() as path:
             supervisor = Supervisor(live, sock, path, reload_config)
@@ -128,13 +134,30 @@ def serve(config: Config, reload_config: Callable[[], Config] | None = None) -> 
                 "gatehouse listening",
                 event="listening",
                 address=f"http://{host}:{port}",
+                pid=os.getpid(),
                 workers=worker_count(live),
                 environment=live.environment,
                 **_public_db(live, embedded),
             )
             return supervisor.run()
+    except KeyboardInterrupt:
+        _log("stopped during start-up", event="stopped")
+        return 0
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _worker_main(config: Config, sock: socket.socket, ready: Connection) -> None:
+    """Spawn target. The app (aiohttp, Motor, prometheus_client) is imported here, in the
+    worker only: the master stays light and answers signals from its first second."""
+    from server.worker import run_worker
+
+    run_worker(config, sock, ready)
 
 
 @dataclass
@@ -203,7 +226,7 @@ class Supervisor:
     def _spawn(self) -> _Worker:
         receive, send = _SPAWN.Pipe(duplex=False)
         process = _SPAWN.Process(
-            target=run_worker, args=(self.config, self.sock, send), name="gatehouse-worker"
+            target=_worker_main, args=(self.config, self.sock, send), name="gatehouse-worker"
         )
         process.start()
         send.close()  # only the worker holds the sending end, so its death reads as EOF

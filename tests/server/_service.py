@@ -48,7 +48,7 @@ def wait_for(check: Callable[[], T], timeout: float, what: str) -> T:
         if result:
             return result
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")  # noqa: TRY003
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(0.1)
 
 

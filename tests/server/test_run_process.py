@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -226,6 +227,30 @@ class TestReload:
         new = service.ready_worker_pids()
         assert len(new) == 2
         assert not new & old
+        service.signal(signal.SIGTERM)
+        assert service.wait() == 0
+
+
+class TestReloadConfig:
+    def test_sighup_rereads_the_config_file_and_keeps_the_old_one_when_it_is_bad(
+        self, make_service: MakeService
+    ) -> None:
+        service = make_service(workers=1).start()
+        ready_workers(service, count=1)
+        config = Path(service.argv[service.argv.index("--config") + 1])
+        config.write_text(
+            config.read_text().replace("environment: test", "environment: development")
+        )
+        service.signal(signal.SIGHUP)
+        wait_for(lambda: service.events("reloaded"), 20, "first reload")
+        assert json.loads(get(service.url + "/health")[1])["environment"] == "development"
+
+        config.write_text(config.read_text() + "\nnot_a_section: 1\n")
+        service.signal(signal.SIGHUP)
+        wait_for(lambda: len(service.events("reloaded")) == 2, 20, "second reload")
+        (refused,) = service.events("config_error")
+        assert refused["error"] == "not_a_section: unknown key"
+        assert json.loads(get(service.url + "/health")[1])["environment"] == "development"
         service.signal(signal.SIGTERM)
         assert service.wait() == 0
 
