@@ -1,8 +1,8 @@
 """Parse the body once and clean all input: no `$`/dotted keys, `<` `>` escaped, last query value.
 
-Keys that start with `$` or contain `.` are dropped at every depth so an operator object can
-never reach a Mongo query. `<` and `>` in strings are HTML-escaped before anything is stored,
-except in password fields, which are never altered.
+Keys that start with `$` or contain `.` (or NUL) are dropped at every depth so an operator
+object can never reach a Mongo query. `<` and `>` in strings are HTML-escaped before anything
+is stored, except in password fields, which are never altered.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from server.keys import BODY, QUERY
 
 
 def _is_unsafe_key(key: str) -> bool:
-    return key.startswith("$") or "." in key
+    # `$` and `.` are operator syntax; NUL cannot be stored in a BSON key at all (the driver
+    # would raise InvalidDocument, a 500, on a client's whim).
+    return key.startswith("$") or "." in key or "\x00" in key
 
 
 def _escape(text: str) -> str:
@@ -58,6 +60,9 @@ async def read_body(request: web.Request) -> Any:
 @web.middleware
 async def sanitize_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request[BODY] = clean(await read_body(request))
+    if not request.query_string:  # most requests: skip building an empty MultiDict
+        request[QUERY] = {}
+        return await handler(request)
     query = request.query
     # A repeated query parameter keeps its last value.
     request[QUERY] = {k: _escape(query.getall(k)[-1]) for k in query

@@ -46,6 +46,12 @@ class TestOperatorInjection:
         })
         assert doc == {"name": "n", "profile": {"ok": {"fine": 3}, "items": [{"y": 2}, [{}]]}}
 
+    async def test_nul_in_a_key_is_dropped_not_a_500(self, api):
+        resp = await api.post(f"{PREFIX}/echo", data=b'{"name": "a", "profile": {"k\\u0000y": 1}}',
+                              headers={"Content-Type": "application/json"})
+        assert resp.status == 200
+        assert (await resp.json())["data"]["stored"] == {"name": "a", "profile": {}}
+
     async def test_unsafe_keys_dropped_from_the_query_string(self, api):
         resp = await api.get(f"{PREFIX}/search",
                              params=[("q", "x"), ("$where", "1"), ("page.$gt", "0"), ("a.b", "c")])
