@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 ENV_PREFIX = "APP__"
 DEFAULT_JWT_SECRETS = frozenset({"", "dev-access-secret-change-me", "dev-refresh-secret-change-me"})
@@ -172,7 +172,7 @@ def load_config(path: str | Path | None = None,
             raise ConfigError(f"{path}: expected a mapping at the top level")
         raw = loaded or {}
     _apply_env(raw, environ or {})
-    config = _build(Config, raw, "")
+    config: Config = _build(Config, raw, "")
     check_production(config)
     check_rate_limit(config)
     return config
@@ -251,7 +251,7 @@ def _build(cls: type[Any], data: Any, prefix: str) -> Any:
 
 def _convert(kind: Any, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
     if dataclasses.is_dataclass(kind):
-        return _build(kind, {} if value is None else value, key + ".")
+        return _build(typing.cast(type[Any], kind), {} if value is None else value, key + ".")
     converted = _scalar(kind, value, key)
     choices = meta.get("choices")
     if choices and converted not in choices:
