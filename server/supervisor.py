@@ -259,8 +259,9 @@ class Supervisor:
                 if self.stopping:
                     self._log_signal(number, "second stop signal: killing workers")
                     self._kill_all()
-                self._log_signal(number, "stopping")
-                self.stopping = True
+                else:
+                    self._log_signal(number, "stopping")
+                    self.stopping = True
             elif number == signal.SIGHUP and not self.stopping:
                 # Acted on by the main loop, so a SIGHUP during a reload queues one more.
                 self._log_signal(number, "reload requested")
@@ -314,11 +315,18 @@ class Supervisor:
     def _reload(self) -> None:
         """Start a new worker, wait until it serves, then retire one old one; repeat."""
         self._apply_new_config()
+        # The reload brings the count back to target by itself: no pending restart on top.
+        self.restarts_due.clear()
         old = [w for w in self.workers if not w.retiring]
         for index in range(worker_count(self.config)):
             new = self._spawn()
             if not self._wait_ready(new):
+                # The old workers keep serving; the failed one is not restarted on top of them.
+                self._retire(new)
                 _log("reload aborted: a new worker did not start", event="reload_failed")
+                serving = len([w for w in self.workers if not w.retiring])
+                for _ in range(worker_count(self.config) - serving):
+                    self._schedule_restart(lived=0.0)
                 return
             if index < len(old):
                 self._retire(old[index])
@@ -376,6 +384,7 @@ class Supervisor:
         _log("stopped", event="stopped")
 
     def _kill_all(self) -> None:
+        self.stopping = True
         for worker in self.workers:
             if worker.process.is_alive():
                 worker.process.kill()
