@@ -18,17 +18,20 @@ ResponseHook = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
 
 
 def setup_cors(app: web.Application, config: CorsConfig) -> None:
-    """Apply the CORS policy to every route registered so far (call after setup_routes)."""
-    options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
-        allow_credentials=config.credentials,
-        allow_headers=ALLOWED_HEADERS,
-        expose_headers=EXPOSED_HEADERS,
-        allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE"],
-        max_age=600,
-    )
-    cors = aiohttp_cors.setup(app, defaults=dict.fromkeys(config.allowed_origins, options))
+    """Apply the CORS policy to every route registered so far (call after setup_routes).
+
+    Each route allows only its own method, so a preflight for a method the path does not
+    serve is refused (403) rather than approved and then answered 405."""
+    cors = aiohttp_cors.setup(app)
     for route in list(app.router.routes()):
-        cors.add(route)
+        options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
+            allow_credentials=config.credentials,
+            allow_headers=ALLOWED_HEADERS,
+            expose_headers=EXPOSED_HEADERS,
+            allow_methods=[route.method],
+            max_age=600,
+        )
+        cors.add(route, dict.fromkeys(config.allowed_origins, options))
     # Appended after aiohttp-cors's own hook, so it sees what that one did.
     app.on_response_prepare.append(_complete_cors(config))
 

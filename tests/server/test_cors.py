@@ -76,6 +76,22 @@ class TestPreflight:
         assert resp.status == 200
         assert resp.headers["Access-Control-Allow-Methods"] == "DELETE"
 
+    @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
+    async def test_each_method_of_a_multi_method_path(self, client, method):
+        resp = await client.options("/api/v1/users/me",
+                                    headers=preflight(ALLOWED, method, "authorization"))
+        assert resp.status == 200
+        assert resp.headers["Access-Control-Allow-Methods"] == method
+        assert resp.headers["Access-Control-Allow-Origin"] == ALLOWED
+
+    @pytest.mark.parametrize(("path", "method"), [(LOGIN, "GET"), (LOGIN, "DELETE"),
+                                                  ("/health", "POST"), ("/api/v1/users/me", "PUT")])
+    async def test_method_the_path_does_not_serve_is_refused(self, client, path, method):
+        # Approving it would only lead the browser to a 405.
+        resp = await client.options(path, headers=preflight(ALLOWED, method))
+        assert resp.status == 403
+        assert "Access-Control-Allow-Origin" not in resp.headers
+
     async def test_preflight_carries_the_usual_headers(self, client):
         resp = await client.options(LOGIN, headers={**preflight(ALLOWED, "POST"),
                                                     "X-Request-ID": "pf-1"})
