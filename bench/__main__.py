@@ -11,7 +11,6 @@ import asyncio
 import os
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 import aiohttp
 

@@ -10,7 +10,7 @@ import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
 API = "/api/v1"
-PASSWORD = "Bench-Passw0rd!"
+PASSWORD = "Bench-Passw0rd!"  # noqa: S105 - the throwaway bench users
 
 
 class RouteMissing(RuntimeError):

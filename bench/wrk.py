@@ -57,7 +57,8 @@ async def run(url: str, seconds: float, connections: int, script: str | None = N
     binary = shutil.which("wrk")
     if binary is None:
         raise WrkMissing("wrk not found: run ./dev bench, or apt-get install -y wrk")
-    argv = [binary, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency", "--timeout", "5s"]
+    argv = [binary, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+            "--timeout", "5s"]
     if script:
         argv += ["-s", str(HERE / script)]
     argv.append(url)

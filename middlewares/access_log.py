@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from server.keys import REQUEST_ID, USER_ID
-from server.logs import ACCESS
+from server.logs import ACCESS, access
 from server.request_info import client_ip, route_template
 
 
@@ -30,7 +30,7 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
         return response
     finally:
         if ACCESS.isEnabledFor(logging.INFO):
-            ACCESS.info("request", extra={"fields": {
+            access({
                 "requestId": request.get(REQUEST_ID),
                 "method": request.method,
                 "path": _loggable_path(request),
@@ -40,4 +40,4 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
                 "ip": client_ip(request),
                 "userId": request.get(USER_ID),
                 "userAgent": request.headers.get("User-Agent"),
-            }})
+            })

@@ -29,5 +29,4 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         metrics.in_flight.dec()
         route = route_template(request)
         method = request.method if request.method in _METHODS else "OTHER"
-        metrics.requests.labels(method, route, str(status)).inc()
-        metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+        metrics.observe_request(method, route, status, time.perf_counter() - started)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -18,7 +18,8 @@ def pick_request_id(incoming: str | None) -> str:
     """The incoming id when it matches the contract's pattern, else a fresh one."""
     if incoming and _WELL_FORMED.fullmatch(incoming):
         return incoming
-    return uuid.uuid4().hex
+    # Same 32 hex digits as uuid4().hex, without building a UUID object on every request.
+    return os.urandom(16).hex()
 
 
 @web.middleware

@@ -16,4 +16,6 @@ def iso(moment: datetime | None) -> str | None:
         return None
     if moment.tzinfo is None:  # Mongo hands back naive UTC unless tz_aware; be safe
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not UTC:  # converting is the costly part: only when needed
+        moment = moment.astimezone(UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -8,6 +8,7 @@ aggregates all of them, so any worker answers for the whole service.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -27,6 +28,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self.requests = Counter("gatehouse_http_requests_total", "HTTP requests",
                                 ["method", "route", "status"], registry=self.registry)
         self.latency = Histogram("gatehouse_http_request_duration_seconds",
@@ -44,6 +46,18 @@ class Metrics:
         self.db_commands = Counter("gatehouse_db_commands_total",
                                    "Database commands sent, by command name", ["command"],
                                    registry=self.registry)
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        """Count one served request and its latency."""
+        key = (method, route, status)
+        series = self._series.get(key)
+        if series is None:
+            # labels() validates and takes a lock on every call (about 2 us each): look the
+            # children up once per (method, route, status); routes are templates, so few.
+            series = self._series[key] = (self.requests.labels(method, route, str(status)),
+                                          self.latency.labels(method, route))
+        series[0].inc()
+        series[1].observe(seconds)
 
     def auth_event(self, event: str) -> None:
         self.auth_events.labels(event).inc()
