@@ -218,20 +218,39 @@ async def clear_expired_lock(db: Any, user_id: str, now: datetime) -> bool:
     return bool(result.modified_count)
 
 
+@dataclass(frozen=True, slots=True)
+class SessionAdded:
+    user: User  # as it is after the update
+    dropped: tuple[str, ...]  # session ids the cap pushed out, exactly
+
+
 async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
                       now: datetime, *, login: bool = False,
-                      new_hash: str | None = None) -> User | None:
-    """Register a live session (keeping the newest `max_sessions`). With `login`, also reset
-    the failure count and stamp lastLogin; `new_hash` upgrades the stored password hash."""
+                      new_hash: str | None = None) -> SessionAdded | None:
+    """Register a live session, keeping the newest `max_sessions`. With `login`, also reset
+    the failure count and stamp lastLogin; `new_hash` upgrades the stored password hash.
+    None when the user does not exist."""
+    changes: dict[str, Any] = {}
+    if login:
+        changes = {"loginAttempts": 0, "lockUntil": None, "lastLogin": now}
+        if new_hash:
+            changes["password"] = new_hash
     update: dict[str, Any] = {
         "$push": {"activeSessions": {"$each": [session_id], "$slice": -max_sessions}}}
-    if login:
-        update["$set"] = {"loginAttempts": 0, "lockUntil": None, "lastLogin": now}
-        if new_hash:
-            update["$set"]["password"] = new_hash
-    doc = await db[COLLECTION].find_one_and_update(
-        {"_id": object_id(user_id)}, update, return_document=ReturnDocument.AFTER)
-    return _maybe(doc)
+    if changes:
+        update["$set"] = changes
+    # The document BEFORE this atomic update tells which ids the $slice dropped, so a racing
+    # login's id is never mistaken for a dropped one. (MongoDB returns the exact prior state;
+    # the embedded test database may return an earlier one, which only under-reports drops:
+    # the cleanup then misses an already-dead document, which the TTL index removes.)
+    before = await db[COLLECTION].find_one_and_update(
+        {"_id": object_id(user_id)}, update, return_document=ReturnDocument.BEFORE)
+    if before is None:
+        return None
+    listed = [*(before.get("activeSessions") or []), session_id]
+    kept = listed[-max_sessions:]
+    after = {**before, **changes, "activeSessions": kept}
+    return SessionAdded(User.from_doc(after), tuple(s for s in listed if s not in kept))
 
 
 async def remove_sessions(db: Any, user_id: str, session_ids: Sequence[str] | None = None,

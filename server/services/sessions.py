@@ -74,14 +74,14 @@ async def start_session(db: Any, config: Config, user_id: str, now: datetime, *,
                                   expires=now + config.jwt.refresh_ttl,
                                   user_agent=user_agent, ip=ip)
     cap = config.security.max_sessions
-    user = await users.add_session(db, user_id, sid, cap, now, login=login, new_hash=new_hash)
-    if user is None:  # the user vanished meanwhile (deleted by an admin)
+    added = await users.add_session(db, user_id, sid, cap, now, login=login, new_hash=new_hash)
+    if added is None:  # the user vanished meanwhile (deleted by an admin)
         await sessions.delete_sessions(db, user_id, [sid])
         raise InvalidRefreshToken()
-    if len(user.active_sessions) >= cap:
+    if added.dropped:
         # The $slice dropped the oldest ids from the user; drop their documents too.
-        await sessions.delete_sessions(db, user_id, keep=list(user.active_sessions))
-    return Started(user, sid, token)
+        await sessions.delete_sessions(db, user_id, list(added.dropped))
+    return Started(added.user, sid, token)
 
 
 async def refresh(db: Any, config: Config, token: str, now: datetime,

@@ -120,18 +120,39 @@ class TestLoginCounters:
 class TestSessions:
     async def test_add_session_keeps_the_newest(self, db: Any) -> None:
         user = await new_user(db)
+        dropped = []
         for n in range(7):
-            latest = await users.add_session(db, user.id, f"s{n}", 5, NOW)
-        assert latest is not None
-        assert latest.active_sessions == ("s2", "s3", "s4", "s5", "s6")
+            added = await users.add_session(db, user.id, f"s{n}", 5, NOW)
+            assert added is not None
+            dropped += added.dropped
+        assert added.user.active_sessions == ("s2", "s3", "s4", "s5", "s6")
+        assert dropped == ["s0", "s1"]
+        stored = await users.find_by_id(db, user.id)
+        assert stored is not None
+        assert stored.active_sessions == added.user.active_sessions
+
+    async def test_concurrent_adds_never_report_a_kept_session_as_dropped(self, db: Any) -> None:
+        user = await new_user(db)
+        results = await asyncio.gather(*(users.add_session(db, user.id, f"s{n}", 3, NOW)
+                                         for n in range(8)))
+        dropped = {s for r in results if r for s in r.dropped}
+        stored = await users.find_by_id(db, user.id)
+        assert stored is not None
+        assert len(stored.active_sessions) == 3
+        # Whatever a login deletes was really pushed out: no live session loses its document.
+        assert not dropped & set(stored.active_sessions)
 
     async def test_login_resets_counters_and_upgrades_the_hash(self, db: Any) -> None:
         user = await new_user(db)
         await users.reserve_login_attempt(db, user.email, NOW, 5)
-        after = await users.add_session(db, user.id, "s1", 5, NOW, login=True, new_hash="new")
-        assert after is not None
+        added = await users.add_session(db, user.id, "s1", 5, NOW, login=True, new_hash="new")
+        assert added is not None
+        after = added.user
         assert (after.login_attempts, after.password_hash) == (0, "new")
         assert after.last_login is not None
+        stored = await users.find_by_id(db, user.id)
+        assert stored is not None
+        assert (stored.login_attempts, stored.password_hash) == (0, "new")
 
     async def test_remove_sessions(self, db: Any) -> None:
         user = await new_user(db)
