@@ -191,6 +191,19 @@ class TestStoreDown:
         client = await start(make_config(environ=limit_env("redis", url, timeout="1s")))
         await self.assert_quick_503(client)
 
+    async def test_requests_queued_behind_a_hung_trip_fail_with_it(
+            self, make_config: Any, start: Any, blackhole: int) -> None:
+        url = f"redis://127.0.0.1:{blackhole}/0"
+        client = await start(make_config(environ=limit_env("redis", url, timeout="2s")))
+        first = asyncio.ensure_future(client.get(PING))
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        second = await client.get(PING)
+        # Not a second full deadline after the first one's: the answer comes with it.
+        assert time.monotonic() - started < 2.0
+        assert second.status == 503
+        assert (await first).status == 503
+
 
 class TestMemoryStore:
     def test_refused_with_several_workers(self) -> None:
