@@ -61,7 +61,8 @@ async def register(db: Any, config: Config, mailer: Any, data: dict[str, Any], n
         emailVerificationToken=token_hash(token),
         emailVerificationExpires=now + VERIFICATION_TTL)
     user = await users.insert_user(db, doc)
-    started = await start_session(db, config, user.id, now, user_agent=user_agent, ip=ip)
+    started = await start_session(db, config, user.id, now, user_agent=user_agent, ip=ip,
+                                  audit=audit)
     await mailer.send(verification_email(config, user.email, token))
     audit.event("user_registered", userId=user.id)
     return started
@@ -86,7 +87,7 @@ async def login(db: Any, config: Config, email: str, password: str, now: datetim
     if needs_rehash(user.password_hash, sec.bcrypt_rounds):
         upgraded = await hash_password(password, sec.bcrypt_rounds)
     started = await start_session(db, config, user.id, now, user_agent=user_agent, ip=ip,
-                                  login=True, new_hash=upgraded)
+                                  login=True, new_hash=upgraded, audit=audit)
     audit.event("login_succeeded", metric="login_ok", userId=user.id,
                 sessionId=started.session_id)
     return started

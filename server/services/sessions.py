@@ -64,7 +64,7 @@ def _split(token: str) -> str | None:
 
 async def start_session(db: Any, config: Config, user_id: str, now: datetime, *,
                         user_agent: str | None, ip: str | None, login: bool = False,
-                        new_hash: str | None = None) -> Started:
+                        new_hash: str | None = None, audit: Audit | None = None) -> Started:
     """Create a session and register it on the user, dropping the oldest beyond
     security.max_sessions. `login`/`new_hash` are passed to users.add_session."""
     sid = sessions.new_session_id()
@@ -81,6 +81,9 @@ async def start_session(db: Any, config: Config, user_id: str, now: datetime, *,
     if added.dropped:
         # The $slice dropped the oldest ids from the user; drop their documents too.
         await sessions.delete_sessions(db, user_id, list(added.dropped))
+        for dropped in added.dropped:
+            (audit or Audit()).event("session_ended", userId=user_id, sessionId=dropped,
+                                     reason="session_cap")
     return Started(added.user, sid, token)
 
 

@@ -130,6 +130,9 @@ class TestReuseDetection:
         assert await error_of(resp) == (401, "Invalid token")
         assert await db_of(client).sessions.count_documents({}) == 0
         assert "refresh_reuse_detected" in [r.getMessage() for r in caplog.records]
+        for secret in (old, current["refreshToken"], current["accessToken"]):
+            assert secret not in caplog.text
+            assert secret.split(".")[-1] not in caplog.text
         value = client.app[METRICS].registry.get_sample_value(  # type: ignore[index]
             "gatehouse_auth_events_total", {"event": "reuse_detected"})
         assert value == 1

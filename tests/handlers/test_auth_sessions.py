@@ -124,8 +124,10 @@ class TestDeleteSession:
 
 
 class TestSessionCap:
-    async def test_a_sixth_login_drops_the_oldest_session(self, client: TestClient,  # type: ignore[type-arg]
-                                                          config: Config) -> None:
+    async def test_a_sixth_login_drops_the_oldest_session(
+            self, client: TestClient, config: Config,  # type: ignore[type-arg]
+            caplog: pytest.LogCaptureFixture) -> None:
+        caplog.set_level(logging.INFO, logger="gatehouse.security")
         assert config.security.max_sessions == 5
         signed_in = [await register(client)]
         signed_in += [await login(client) for _ in range(5)]
@@ -137,3 +139,5 @@ class TestSessionCap:
         assert await db_of(client).sessions.count_documents({}) == 5
         resp = await client.get(SESSIONS, headers=bearer(kept[-1]["accessToken"]))
         assert len((await resp.json())["data"]["sessions"]) == 5
+        ended = [r for r in caplog.records if r.getMessage() == "session_ended"]
+        assert [r.fields["reason"] for r in ended] == ["session_cap"]  # type: ignore[attr-defined]
