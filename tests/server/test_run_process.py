@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -55,31 +55,49 @@ def make_service(tmp_path: Path, mongo_uri: str) -> Iterator[MakeService]:
             client.close()
 
 
-def ready_workers(service: Service, without: int | None = None, count: int = 2) -> set[int]:
-    """Wait until exactly `count` workers serve (and `without` has been reaped); their pids."""
+def ready_workers(service: Service, without: Collection[int] = (), count: int = 2) -> set[int]:
+    """Wait until exactly `count` workers serve (and those `without` are reaped); their pids."""
 
     def check() -> set[int]:
         pids = service.ready_worker_pids()
-        if len(pids) != count or without in service.worker_pids():
+        if len(pids) != count or set(without) & service.worker_pids():
             return set()
         return pids
 
     return wait_for(check, 15, "two workers serving")
 
 
-def health_count(service: Service) -> float:
-    """gatehouse_http_requests_total for GET /health 200, as /metrics reports it."""
+def metric(service: Service, name: str, **labels: str) -> float:
+    """One sample of /metrics (0 when absent), from whichever worker answers."""
     status, body = get(service.url + "/metrics")
     assert status == 200
     for family in text_string_to_metric_families(body.decode()):
         for sample in family.samples:
-            if sample.name == "gatehouse_http_requests_total" and sample.labels == {
-                "method": "GET",
-                "route": "/health",
-                "status": "200",
-            }:
+            if sample.name == name and sample.labels == labels:
                 return sample.value
     return 0.0
+
+
+def health_count(service: Service) -> float:
+    """gatehouse_http_requests_total for GET /health 200, as /metrics reports it."""
+    return metric(
+        service, "gatehouse_http_requests_total", method="GET", route="/health", status="200"
+    )
+
+
+def slow_request(port: int, body: bytes, first: int) -> socket.socket:
+    """A GET /health whose JSON body has only its first `first` bytes sent so far.
+
+    No debug route in the app: the request is slow because its *body* arrives slowly. The
+    sanitize middleware awaits the whole body before the handler runs, so the request stays
+    in flight inside the worker until the rest is sent."""
+    head = (
+        f"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    conn = socket.create_connection(("127.0.0.1", port), timeout=20)
+    conn.sendall(head + body[:first])
+    return conn
 
 
 def served_by(service: Service, path: str) -> Counter[int]:
@@ -115,7 +133,7 @@ class TestWorkerCrash:
         os.kill(victim, signal.SIGKILL)
         statuses = [get(service.url + "/health")[0] for _ in range(10)]
         assert statuses == [200] * 10
-        pids = ready_workers(service, without=victim)
+        pids = ready_workers(service, without={victim})
         assert survivor in pids
         assert not alive(victim)
         (replacement,) = pids - {survivor}
@@ -134,7 +152,7 @@ class TestCrashLoopBackoff:
         (worker,) = ready_workers(service, count=1)
         for _ in range(3):
             os.kill(worker, signal.SIGKILL)
-            (worker,) = ready_workers(service, without=worker, count=1)
+            (worker,) = ready_workers(service, without={worker}, count=1)
         delays = [e["delay_s"] for e in service.events("worker_restart")]
         assert delays == [0.5, 1.0, 2.0]
         service.signal(signal.SIGTERM)
@@ -163,16 +181,8 @@ class TestGracefulStop:
     ) -> None:
         service = make_service().start()
         ready_workers(service)
-        # No debug route in the app: the request is slow because its *body* arrives slowly.
-        # The sanitize middleware awaits the whole JSON body before the handler runs, so the
-        # request is in flight inside the worker for the whole upload.
         body = b'{"pad": "' + b"x" * 1990 + b'"}'
-        head = (
-            f"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        ).encode()
-        with socket.create_connection(("127.0.0.1", service.port), timeout=20) as conn:
-            conn.sendall(head + body[:100])
+        with slow_request(service.port, body, 100) as conn:
             time.sleep(0.5)
             service.signal(signal.SIGTERM)
             wait_for(lambda: service.events("worker_stopping"), 5, "workers told to stop")
@@ -281,5 +291,20 @@ class TestMetricsAcrossWorkers:
                 break
         assert len(served_by(service, "/metrics")) == 2
         assert answers == {before + sent}
+        service.signal(signal.SIGTERM)
+        assert service.wait() == 0
+
+    def test_a_killed_workers_in_flight_gauge_is_dropped(self, make_service: MakeService) -> None:
+        service = make_service().start()
+        workers = ready_workers(service)
+        in_flight = "gatehouse_http_requests_in_flight"
+        with slow_request(service.port, b'{"pad": "never finished"}', 5):
+            # The stuck upload plus the /metrics request asking.
+            wait_for(lambda: metric(service, in_flight) == 2, 10, "the upload counted in flight")
+            for pid in workers:
+                os.kill(pid, signal.SIGKILL)
+            ready_workers(service, without=workers)
+            # A dead worker's live gauge is gone: only the /metrics request itself remains.
+            assert metric(service, in_flight) == 1
         service.signal(signal.SIGTERM)
         assert service.wait() == 0
