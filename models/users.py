@@ -224,6 +224,11 @@ class SessionAdded:
     dropped: tuple[str, ...]  # session ids the cap pushed out, exactly
 
 
+async def forget_attempts(db: Any, user_id: str) -> None:
+    """Zero the failure count after a correct password that did not sign in (deactivated)."""
+    await db[COLLECTION].update_one({"_id": object_id(user_id)}, {"$set": {"loginAttempts": 0}})
+
+
 async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
                       now: datetime, *, login: bool = False,
                       new_hash: str | None = None) -> SessionAdded | None:

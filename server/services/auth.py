@@ -80,6 +80,8 @@ async def login(db: Any, config: Config, email: str, password: str, now: datetim
         _failed(audit, user.id, "wrong_password")
         raise BadCredentials()
     if not user.is_active:
+        # The password was right: this attempt must not count toward a lock (403 stays 403).
+        await users.forget_attempts(db, user.id)
         audit.event("login_failed", metric="login_failed", userId=user.id,
                     reason="deactivated")
         raise AccountDeactivated()
