@@ -6,6 +6,7 @@ where the tests read the links, exactly as a user would.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import timedelta
@@ -172,6 +173,13 @@ class TestResetPassword:
         assert "password_reset" in [r.getMessage() for r in caplog.records]
         assert NEW_PASSWORD not in caplog.text
         assert token not in caplog.text
+
+    async def test_simultaneous_uses_of_one_link_succeed_once(
+            self, client: Client, smtp_server: SmtpSink) -> None:
+        await register(client)
+        token = await reset_token(client, smtp_server)
+        results = await asyncio.gather(*(reset(client, token) for _ in range(5)))
+        assert sorted(status for status, _ in results) == [200] + [400] * 4
 
     async def test_ends_every_session(self, client: Client, smtp_server: SmtpSink) -> None:
         data = await register(client)
