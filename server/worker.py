@@ -42,7 +42,16 @@ def run_worker(config: Config, sock: socket.socket, ready: Connection) -> None:
     setup_logging(config.logging)
     for handler in logging.getLogger().handlers:
         handler.addFilter(_PidFilter())
-    uvloop.run(_serve(config, sock, ready))
+    try:
+        uvloop.run(_serve(config, sock, ready))
+    except Exception as exc:
+        # One clean line instead of a traceback: a driver's message is never logged, only the
+        # error's class and, for a database error, its stable code name (AuthenticationFailed).
+        details = getattr(exc, "details", None)
+        code = details.get("codeName") if isinstance(details, dict) else None
+        fields = {"event": "worker_failed", "error": type(exc).__name__, "code": code}
+        LOG.error("worker failed", extra={"fields": fields})  # noqa: TRY400 - no driver text
+        raise SystemExit(1) from None
 
 
 async def _serve(config: Config, sock: socket.socket, ready: Connection) -> None:

@@ -82,12 +82,19 @@ class Service:
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> Service:
+        """Launch and wait until GET /health answers 200."""
+        self.launch()
+        wait_for(self._healthy, timeout, "GET /health to answer 200")
+        return self
+
+    def launch(self) -> Service:
+        # APP__ variables of the calling shell must not change what the test configured.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("APP__")}
         with self.log_path.open("ab") as out, self.err_path.open("ab") as err:
             # Own process group, so cleanup can kill the master and its workers together.
             self.process = subprocess.Popen(  # noqa: S603 - fixed argv
-                self.argv, cwd=ROOT, stdout=out, stderr=err, start_new_session=True
+                self.argv, cwd=ROOT, env=env, stdout=out, stderr=err, start_new_session=True
             )
-        wait_for(self._healthy, timeout, "GET /health to answer 200")
         return self
 
     def _healthy(self) -> bool:

@@ -123,6 +123,24 @@ class TestStartup:
         service.signal(signal.SIGTERM)
         assert service.wait() == 0
 
+    def test_database_credentials_never_reach_the_logs_even_when_workers_fail(
+        self, make_service: MakeService, mongo_uri: str
+    ) -> None:
+        host = mongo_uri.split("://", 1)[1].rsplit("@", 1)[-1].split("/", 1)[0]
+        uri = f"mongodb://gate:s3cr3t-pw@{host}/?directConnection=true&authSource=admin"
+        service = make_service(mongodb={"uri": uri}).launch()
+        # Wrong credentials: every worker fails at start-up (indexes) and is restarted later.
+        wait_for(lambda: len(service.events("worker_failed")) >= 2, 20, "workers to fail")
+        (line,) = service.events("listening")
+        assert (line["database"], line["db_hosts"]) == ("external", host)
+        failed = service.events("worker_failed")[0]
+        assert (failed["error"], failed["code"]) == ("OperationFailure", "AuthenticationFailed")
+        output = service.log_path.read_text() + service.stderr()
+        assert "s3cr3t" not in output
+        assert "Traceback" not in output
+        service.signal(signal.SIGTERM)
+        assert service.wait() == 0
+
 
 class TestWorkerCrash:
     def test_killed_worker_is_replaced_while_the_service_keeps_answering(
