@@ -28,6 +28,9 @@ def make_client(uri: str, timeout_s: float, pool_size: int,
         connectTimeoutMS=ms,
         socketTimeoutMS=ms,
         waitQueueTimeoutMS=ms,
+        # Caps a whole operation, retries included: pymongo retries a read once after a
+        # socket timeout, so without it a hung server costs ~3x the timeout (contract: 3 s).
+        timeoutMS=ms,
         maxPoolSize=pool_size,
         tz_aware=True,
         appname="gatehouse",

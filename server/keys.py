@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from server.config import Config
 
+if TYPE_CHECKING:  # typing only: keeps Motor and prometheus_client out of the master process
+    from motor.motor_asyncio import AsyncIOMotorDatabase
+
+    from server.mailer import Mailer
+    from server.metrics import Metrics
+
 CONFIG = web.AppKey("config", Config)
-DB = web.AppKey("db", Any)  # motor AsyncIOMotorDatabase (see server/db.py)
-MAILER = web.AppKey("mailer", Any)  # server.mailer.Mailer
-METRICS = web.AppKey("metrics", Any)  # server.metrics.Metrics
-CLOCK = web.AppKey("clock", Any)  # callable returning an aware UTC datetime (tests set it)
+DB: web.AppKey[AsyncIOMotorDatabase[Any]] = web.AppKey("db")
+MAILER: web.AppKey[Mailer] = web.AppKey("mailer")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+# The app's clock: an aware UTC datetime; tests replace it to move time.
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 STARTED_AT = web.AppKey("started_at", float)
 
 REQUEST_ID = web.RequestKey("request_id", str)

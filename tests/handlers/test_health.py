@@ -135,9 +135,6 @@ class TestDatabaseFrozen:
         yield
         own_db.process.send_signal(signal.SIGCONT)
 
-    @pytest.mark.xfail(reason="server/db.py: pymongo retries the read after the 1st socket "
-                       "timeout, so a frozen database answers in ~3x mongodb.timeout; "
-                       "fix: pass timeoutMS (CSOT) = mongodb.timeout in make_client")
     async def test_ready_and_api_answer_503_within_3s(self, own_client, request):
         assert (await own_client.get(f"{PREFIX}/find-one")).status == 200
         request.getfixturevalue("freeze")
