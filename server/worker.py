@@ -28,8 +28,12 @@ _PARENT_CHECK_S = 1.0
 class _PidFilter(logging.Filter):
     """Adds the worker's pid to every line, so an operator can tell workers apart."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.pid = os.getpid()
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.fields = {**getattr(record, "fields", {}), "pid": os.getpid()}
+        record.fields = {**getattr(record, "fields", {}), "pid": self.pid}
         return True
 
 
