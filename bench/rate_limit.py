@@ -72,7 +72,7 @@ def write_config(path: Path, mode: str, mongo_uri: str, redis_url: str) -> Path:
 def _healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url + "/health", timeout=1) as reply:  # noqa: S310 - loopback
-            return reply.status == 200
+            return bool(reply.status == 200)
     except (OSError, urllib.error.HTTPError):
         return False
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -12,13 +13,21 @@ from server.ratelimit.counters import STORE_ERRORS, Counters, Hit
 
 
 @dataclass(slots=True)
+class _Ticket:
+    """One request's wait: its ordinal for each of its keys, filled in by one flush."""
+
+    future: asyncio.Future[list[int]]
+    ordinals: list[int]
+
+
+@dataclass(slots=True)
 class _Slot:
     expires_at: datetime
-    waiters: list[asyncio.Future[int]] = field(default_factory=list)
+    waiters: list[tuple[_Ticket, int]] = field(default_factory=list)  # (ticket, key index)
 
 
 class Batcher:
-    """`await hit(key, expires_at)` returns this request's ordinal in the key's window.
+    """`await hit([(key, expires_at), ...])` returns this request's ordinal in each key's window.
 
     At most one round trip is in flight per worker. Hits arriving meanwhile queue up and go
     out together as one `+k` per key; the store's new total T then hands the k waiters the
@@ -32,19 +41,21 @@ class Batcher:
         self.flushing = False
         self._task: asyncio.Task[None] | None = None
 
-    async def hit(self, key: str, expires_at: datetime) -> int:
+    async def hit(self, keys: Sequence[tuple[str, datetime]]) -> list[int]:
         """Raises ServiceUnavailable when the store fails or misses the deadline."""
         loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[int] = loop.create_future()
-        slot = self.pending.get(key)
-        if slot is None:
-            slot = self.pending[key] = _Slot(expires_at)
-        slot.waiters.append(waiter)
+        # All keys of a request join the same batch: one wait, one round trip.
+        ticket = _Ticket(loop.create_future(), [0] * len(keys))
+        for index, (key, expires_at) in enumerate(keys):
+            slot = self.pending.get(key)
+            if slot is None:
+                slot = self.pending[key] = _Slot(expires_at)
+            slot.waiters.append((ticket, index))
         if not self.flushing:
             self.flushing = True
-            # call_soon, not now: the other budgets of this same request join the batch.
+            # call_soon, not now: requests arriving in this loop iteration join the batch.
             loop.call_soon(self._start)
-        return await waiter
+        return await ticket.future
 
     def _start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._drain())
@@ -75,14 +86,19 @@ class Batcher:
         except Exception as exc:  # a bug: let each waiting request report it as a 500
             _fail(batch, exc)
             return
+        tickets = []
         for (_, amount, _), total, slot in zip(hits, totals, batch.values(), strict=True):
-            for offset, waiter in enumerate(slot.waiters):
-                if not waiter.done():  # a client that went away still counted
-                    waiter.set_result(total - amount + 1 + offset)
+            for offset, (ticket, index) in enumerate(slot.waiters):
+                ticket.ordinals[index] = total - amount + 1 + offset
+                if index == 0:
+                    tickets.append(ticket)
+        for ticket in tickets:
+            if not ticket.future.done():  # a client that went away still counted
+                ticket.future.set_result(ticket.ordinals)
 
 
 def _fail(batch: dict[str, _Slot], error: BaseException) -> None:
     for slot in batch.values():
-        for waiter in slot.waiters:
-            if not waiter.done():
-                waiter.set_exception(error)
+        for ticket, _ in slot.waiters:
+            if not ticket.future.done():
+                ticket.future.set_exception(error)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -70,10 +69,7 @@ class RateLimiter:
             until = self.spent.get(key)
             if until is not None and until > now:
                 return [Usage(budget, budget.limit + 1, end)]
-        if len(keyed) == 1:
-            counts = [await self.batcher.hit(keyed[0][1], keyed[0][2])]
-        else:
-            counts = await asyncio.gather(*(self.batcher.hit(key, end) for _, key, end in keyed))
+        counts = await self.batcher.hit([(key, end) for _, key, end in keyed])
         usages = []
         for (budget, key, end), count in zip(keyed, counts, strict=True):
             if count >= budget.limit:

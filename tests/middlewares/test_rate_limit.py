@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from server.config import Config
 from tests.middlewares._rate_limit import (
     PING,
+    aligned_clock,
     bearer,
     build_app,
     limited,
@@ -172,6 +174,20 @@ class TestUserBudget:
         assert limits(anonymous)[:2] == (50, 46)
         text = await (await client.get("/metrics")).text()
         assert 'gatehouse_rate_limit_rejections_total{budget="user"} 1.0' in text
+
+    async def test_expired_token_stops_counting_per_user(self, limited: Any,
+                                                         start: Any) -> None:
+        config = limited(max=50, user_max=5)
+        now = [aligned_clock(timedelta(minutes=15))()]
+        client = await start(config, lambda: now[0])
+        alice = bearer(client.app, config, "a" * 24)
+        assert limits(await client.get(PING, headers=alice))[:2] == (5, 4)
+        # Past the token's 15 minutes (and into new windows): the token no longer names a
+        # user, even though the limiter has seen it verified before.
+        now[0] += timedelta(minutes=16)
+        later = await client.get(PING, headers=alice)
+        assert later.status == 200
+        assert limits(later)[:2] == (50, 49)
 
     async def test_invalid_token_only_counts_per_ip(self, limited: Any, start: Any) -> None:
         client = await start(limited(max=10, user_max=1))
