@@ -215,3 +215,13 @@ class TestClientIp:
         other = await client.get(PING, headers={"X-Forwarded-For": "10.0.0.1, 198.51.100.2"})
         assert other.status == 200
         assert limits(other)[1] == 1
+
+    async def test_two_trusted_hops_take_the_second_from_the_right(self, limited: Any,
+                                                                  start: Any) -> None:
+        client = await start(limited(max=2, environ={"APP__SERVER__TRUST_PROXY": "2"}))
+        # Client-chosen entries first, then the client as our outer proxy saw it, then the
+        # address our inner proxy appended.
+        chains = [f"10.9.9.{i}, 203.0.113.7, 10.0.0.{i}" for i in range(3)]
+        statuses = [(await client.get(PING, headers={"X-Forwarded-For": xff})).status
+                    for xff in chains]
+        assert statuses == [200, 200, 429]
