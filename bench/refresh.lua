@@ -1,6 +1,7 @@
 -- POST /api/v1/auth/refresh-token with rotation: every answer hands back the next refresh token,
 -- which goes back in the pool, so each token is presented exactly once (no reuse detection).
--- wrk -c N ... -s refresh.lua URL -- TOKEN1 ... TOKENn   (at least N tokens, one per session)
+-- wrk -c N ... -s refresh.lua URL -- TOKEN1 ... TOKENm   (m > N: wrk asks for one request more
+-- than it has connections before the first answer arrives)
 local pool = {}
 
 function init(args)
