@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields
+from marshmallow import RAISE, Schema, fields, validate
 
 from handlers.schemas.fields import DateOfBirth, Email, Name, Password, PhoneNumber
 
@@ -24,11 +24,11 @@ class RegisterSchema(_Strict):
 class LoginSchema(_Strict):
     email = Email(required=True)
     # Login checks the stored hash only: the strength rules apply when a password is set.
-    password = fields.String(required=True, validate=lambda p: 0 < len(p) <= 1024,
-                             error_messages={"invalid": "Password must be a string",
-                                             "validator_failed": "Password is required"},
-                             metadata={"minLength": 1, "maxLength": 1024,
-                                       "format": "password"})
+    # (A validator returning False is deprecated in marshmallow 3.26 and warns on every call.)
+    password = fields.String(required=True, validate=validate.Length(
+                                 min=1, max=1024, error="Password is required"),
+                             error_messages={"invalid": "Password must be a string"},
+                             metadata={"format": "password"})
 
 
 class RefreshTokenSchema(_Strict):

@@ -17,6 +17,8 @@ from handlers.schemas.users import ProfilePicture
 PASSWORD_PATTERN = r"^(?=.*[a-z])(?=.*[A-Z])(?=.*[0-9])(?=.*[^\w\s]).{8,128}$"  # noqa: S105 - a regex
 # API.md's `^\+?[\d\s\-()]{10,}$`, after trimming (no outer spaces).
 PHONE_PATTERN = r"^\+?[\d\-()][\d\s\-()]{8,}[\d\-()]$"
+# "In the past" has no JSON Schema keyword: years 1900-2019 are a subset that stays past.
+PAST_DATE_PATTERN = r"^(19[0-9]{2}|20[01][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 # An http(s) URL of a jpg/jpeg/png/gif on a dotted host (the code takes any valid URL).
 PICTURE_PATTERN = (r"^https?://([a-z0-9]{1,20}\.){1,3}[a-z]{2,6}/([a-z0-9_-]{1,20}/){0,3}"
                    r"[a-z0-9_-]{1,40}\.(jpg|jpeg|png|gif)$")
@@ -35,7 +37,9 @@ FIELD_HINTS: dict[type, dict[str, Any]] = {
     ProfilePicture: {"format": "uri", "maxLength": 2048, "pattern": PICTURE_PATTERN,
                      "example": "https://example.com/ada.png"},
     custom.DateOfBirth: {"type": "string", "format": "date", "example": "1990-04-01",
-                         "description": "A date in the past"},
+                         "pattern": PAST_DATE_PATTERN,
+                         "description": "A date in the past (YYYY-MM-DD; a full ISO timestamp "
+                                        "is read as its date)"},
 }
 
 

@@ -107,4 +107,5 @@ class ListUsersQuerySchema(_Strict):
 
 
 class UserIdPathSchema(Schema):
-    id = fields.String(required=True)
+    id = fields.String(required=True, metadata={"pattern": "^[0-9a-fA-F]{24}$",
+                                                "example": "65f0c2a9e4b0a1b2c3d4e5f6"})
