@@ -59,6 +59,8 @@ class TestOpenApiDocument:
         assert {"VALIDATION_ERROR", "INVALID_CREDENTIALS", "ACCOUNT_LOCKED", "TOKEN_EXPIRED",
                 "RATE_LIMITED"} <= set(enum)
         assert enum == error_codes()
+        # Codes the flows add (services and models subclass the tree) are listed too.
+        assert {"EMAIL_TAKEN", "INVALID_REFRESH_TOKEN", "USER_NOT_FOUND"} <= set(enum)
         assert set(error["required"]) == {"success", "error", "code", "requestId", "timestamp"}
         assert error["additionalProperties"] is False
 
