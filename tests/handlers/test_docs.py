@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp_apispec import docs, request_schema
+from aiohttp_apispec import request_schema
 from marshmallow import Schema, fields
 from openapi_spec_validator import validate
 
 from handlers.schemas.common import (
     ErrorSchema,
     bearer_auth,
+    docs,
     error_example,
     errors,
     success,
@@ -170,7 +171,7 @@ class TestDeclarationHelpers:
 
     def test_decorated_route_gets_body_auth_and_shared_failures(self) -> None:
         @docs(tags=["things"], summary="Make a thing")
-        @request_schema(_Body)
+        @request_schema(_Body)  # type: ignore[untyped-decorator]
         @bearer_auth(roles=True)
         @success(success_schema("MadeSchema"), 201, description="Made",
                  sets_refresh_cookie=True)
