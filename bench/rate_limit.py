@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import shutil
 import statistics
 import subprocess
@@ -38,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 ME = "/api/v1/users/me"
 LIFTED = 1_000_000_000
 MODES = ("off", "mongodb", "redis")
+_P99 = re.compile(r"^\s*99(?:\.0+)?%\s+(\S+)\s*$", re.MULTILINE)  # wrk --latency's table
 WRK_SCRIPT = 'function init(args) wrk.headers["Authorization"] = "Bearer " .. args[1] end\n'
 
 
@@ -160,9 +162,11 @@ def wrk(url: str, token: str, clients: int, seconds: int,
          "--latency", "-s", str(script), url + ME, "--", token],
         capture_output=True, text=True, check=True).stdout
     rps = float(out.split("Requests/sec:")[1].split()[0])
-    p99 = _ms(out.split("99%")[1].split()[0])
+    p99 = _P99.search(out)
+    if p99 is None:
+        raise ValueError(f"unexpected wrk output:\n{out}")
     non_2xx = int(out.split("Non-2xx or 3xx responses:")[1].split()[0]) if "Non-2xx" in out else 0
-    return rps, p99, non_2xx
+    return rps, _ms(p99[1]), non_2xx
 
 
 def _ms(text: str) -> float:
