@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 from swagger_ui_bundle import swagger_ui_path
 
+from middlewares.security_headers import CONTENT_SECURITY_POLICY
 from server.docs import build_openapi
 
 OWN_FILES = Path(__file__).with_name("docs_static")
@@ -24,6 +25,13 @@ ASSETS: dict[str, tuple[Path, str]] = {
     "swagger-initializer.js": (OWN_FILES / "swagger-initializer.js", "text/javascript"),
 }
 PAGE = OWN_FILES / "index.html"
+# The service's CSP, less `upgrade-insecure-requests`: served over plain HTTP from any host
+# but localhost, that directive makes the browser fetch the page's own scripts over HTTPS,
+# which fails, and the page stays blank. The page loads only same-origin files, so the
+# directive protects nothing here. Everything else (script-src 'self', no inline script,
+# object-src 'none', frame-ancestors 'self') stays.
+DOCS_CSP = ";".join(part for part in CONTENT_SECURITY_POLICY.split(";")
+                    if part.strip() != "upgrade-insecure-requests")
 ASSET_CACHE_CONTROL = "public, max-age=3600"
 
 
@@ -46,9 +54,9 @@ class DocsHandler:
         return web.Response(body=self._openapi, content_type="application/json")
 
     async def ui(self, request: web.Request) -> web.Response:
-        """Swagger UI's page; its scripts are separate files, so the default CSP holds."""
+        """Swagger UI's page; its scripts are separate files, so no inline script is needed."""
         return web.Response(body=await self._read(PAGE), content_type="text/html",
-                            charset="utf-8")
+                            charset="utf-8", headers={"Content-Security-Policy": DOCS_CSP})
 
     async def asset(self, request: web.Request) -> web.Response:
         """A Swagger UI file from the swagger-ui-bundle package, or our initializer."""

@@ -111,6 +111,14 @@ class TestSwaggerUiPage:
         assert policy["default-src"] == "'self'"
         assert policy["object-src"] == "'none'"
 
+    async def test_page_csp_is_the_service_csp_less_upgrade_insecure_requests(
+            self, client: Any) -> None:
+        page = (await client.get("/api-docs")).headers["Content-Security-Policy"]
+        api = (await client.get("/api/v1/users/me")).headers["Content-Security-Policy"]
+        assert "upgrade-insecure-requests" in api
+        assert "upgrade-insecure-requests" not in page
+        assert set(page.split(";")) == set(api.split(";")) - {"upgrade-insecure-requests"}
+
     @pytest.mark.parametrize(("name", "content_type"), [
         ("swagger-ui-bundle.js", "text/javascript"),
         ("swagger-ui-standalone-preset.js", "text/javascript"),
