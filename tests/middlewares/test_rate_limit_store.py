@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import socket
 import time
@@ -51,18 +52,23 @@ class CommandCounter(monitoring.CommandListener):
         pass
 
 
-_COUNTER = CommandCounter()
-# Registered globally so it sees the app's own client (created inside mongo_ctx); once per run.
-monitoring.register(_COUNTER)
+@functools.cache
+def command_counter() -> CommandCounter:
+    """Registered globally, so it sees the app's own client (created later, in mongo_ctx);
+    pymongo has no unregister, hence once per run and only when a test asks for it."""
+    counter = CommandCounter()
+    monitoring.register(counter)
+    return counter
 
 
 @pytest.fixture
 def mongo_ops() -> Callable[[], int]:
     """findAndModify commands on rate_limits since the fixture started (the limiter's only
     Mongo operation)."""
+    counts = command_counter().counts
     key = ("findAndModify", rate_limits.COLLECTION)
-    start = _COUNTER.counts[key]
-    return lambda: _COUNTER.counts[key] - start
+    start = counts[key]
+    return lambda: counts[key] - start
 
 
 def redis_round_trips(url: str) -> int:
