@@ -50,6 +50,13 @@ _PARAM_LOCATIONS = {"querystring": "query", "query": "query", "match_info": "pat
 _EXTRA_CODES = ("HTTP_ERROR",)
 _PATH_KEY = re.compile(r"\{([^}:]+)")
 
+_RATE_LIMIT_HEADERS = {
+    name: {"description": f"{text} (when rate limiting is enabled)",
+           "schema": {"type": "integer"}}
+    for name, text in (("RateLimit-Limit", "Requests allowed per window"),
+                       ("RateLimit-Remaining", "Requests left in this window"),
+                       ("RateLimit-Reset", "Seconds until the window resets"))}
+
 INFO_DESCRIPTION = (
     "Gatehouse authentication and user-management API. Every error body is the `Error` "
     "envelope; its `code` is one of the values listed there. Every response carries "
@@ -217,8 +224,8 @@ def _finish(document: dict[str, Any]) -> None:
     components["schemas"]["Error"]["properties"]["code"]["enum"] = error_codes()
     components["headers"] = {"X-Request-ID": {
         "description": "The request id (echoed when valid, else fresh); equals `requestId`.",
-        "schema": {"type": "string"}}}
-    for operations in document.get("paths", {}).values():
+        "schema": {"type": "string"}}, **_RATE_LIMIT_HEADERS}
+    for path, operations in document.get("paths", {}).items():
         for operation in operations.values():
             body = operation.get("requestBody")
             if body is not None and not body["required"]:
@@ -229,5 +236,8 @@ def _finish(document: dict[str, Any]) -> None:
                 if parameter.get("in") == "path":
                     parameter["required"] = True  # OpenAPI requires it of path parameters
             for response in operation["responses"].values():
-                response.setdefault("headers", {})["X-Request-ID"] = {
-                    "$ref": "#/components/headers/X-Request-ID"}
+                headers = response.setdefault("headers", {})
+                names = ["X-Request-ID", *(_RATE_LIMIT_HEADERS if path.startswith(API_PREFIX)
+                                           else ())]
+                for name in names:
+                    headers[name] = {"$ref": f"#/components/headers/{name}"}

@@ -77,6 +77,11 @@ class TestOpenApiDocument:
             for operation in operations.values():
                 for response in operation["responses"].values():
                     assert "X-Request-ID" in response["headers"]
+        login = spec["paths"]["/api/v1/auth/login"]["post"]["responses"]
+        assert {"RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"} <= set(
+            login["200"]["headers"])
+        assert "Retry-After" in login["429"]["headers"]
+        assert "Retry-After" in login["423"]["headers"]
 
     async def test_is_served_with_the_security_headers(self, client: Any) -> None:
         response = await client.get("/api-docs/openapi.json")
