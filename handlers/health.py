@@ -10,6 +10,7 @@ from handlers._responses import json_response
 from handlers.schemas.common import docs, success
 from handlers.schemas.health import (
     DOWN_EXAMPLE,
+    HEALTH_EXAMPLE,
     METRICS_RESPONSE,
     READY_EXAMPLE,
     HealthSchema,
@@ -24,7 +25,7 @@ from server.metrics import CONTENT_TYPE
 
 class HealthHandler:
     @docs(tags=["operations"], summary="Liveness (no database call)")
-    @success(HealthSchema, description="The process is up")
+    @success(HealthSchema, description="The process is up", example=HEALTH_EXAMPLE)
     async def health(self, request: web.Request) -> web.Response:
         """Liveness: answers without touching the database."""
         app = request.app

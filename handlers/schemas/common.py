@@ -67,10 +67,12 @@ class SuccessSchema(Schema):
 
 
 def success_schema(name: str, data: type[Schema] | Mapping[str, fields.Field] | None = None,
-                   *, message: str | None = None) -> type[Schema]:
+                   *, message: str | None = None,
+                   example: Mapping[str, Any] | None = None) -> type[Schema]:
     """A success envelope class named `name` (its OpenAPI component name, less `Schema`),
-    with a required `data` object of the given shape and an example `message`."""
-    attrs: dict[str, Any] = {}
+    with a required `data` object of the given shape, an example `message`, and a whole-body
+    `example` that `@success` documents unless the route gives its own."""
+    attrs: dict[str, Any] = {"response_example": example}
     if message is not None:
         attrs["message"] = fields.String(required=True, metadata={"example": message})
     if data is not None:
@@ -141,8 +143,9 @@ def success(schema: type[Schema] | Schema, status: int = 200, *, description: st
 
     def wrapper(func: F) -> F:
         entry: dict[str, Any] = {"schema": schema, "description": description}
-        if example is not None:
-            entry["example"] = dict(example)
+        shown = example if example is not None else getattr(schema, "response_example", None)
+        if shown is not None:
+            entry["example"] = dict(shown)
         if links:
             entry["links"] = dict(links)
         if sets_refresh_cookie:

@@ -24,6 +24,8 @@ class ReadySchema(Schema):
     checks = fields.Nested(ReadyChecksSchema, required=True)
 
 
+HEALTH_EXAMPLE = {"status": "healthy", "timestamp": "2026-01-01T12:00:00.000Z", "uptime": 12.5,
+                  "environment": "production", "version": "0.1.0"}
 READY_EXAMPLE = {"status": "ready", "checks": {"database": "up"}}
 DOWN_EXAMPLE = {"status": "unavailable", "checks": {"database": "down"}}
 METRICS_RESPONSE = {"200": {

@@ -95,29 +95,67 @@ _ACCESS_TOKEN = fields.String(required=True, data_key="accessToken", metadata={
     "description": "JWT HS256 access token; send as `Authorization: Bearer <token>`",
     "example": EXAMPLE_JWT})
 
-MessageResponseSchema = success_schema("MessageResponseSchema", message="Logout successful")
+USER_EXAMPLE = {
+    "id": EXAMPLE_ID, "firstName": "Ada", "lastName": "Lovelace", "fullName": "Ada Lovelace",
+    "email": "ada@example.com", "role": "user", "isActive": True, "isEmailVerified": True,
+    "phoneNumber": None, "dateOfBirth": None, "profilePicture": None,
+    "preferences": {"theme": "light", "notifications": True, "language": "en"},
+    "lastLogin": EXAMPLE_TIME, "createdAt": EXAMPLE_TIME, "updatedAt": EXAMPLE_TIME,
+}
+_SUMMARY_EXAMPLE = {"id": EXAMPLE_ID, "firstName": "Ada", "lastName": "Lovelace",
+                    "email": "ada@example.com", "role": "user", "isEmailVerified": False}
+REGISTERED = "User registered successfully. Please check your email to verify your account."
+
+
+def message_example(message: str | None, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A success body example: `{"success": true, "message"?: ..., "data"?: ...}`."""
+    body: dict[str, Any] = {"success": True}
+    if message is not None:
+        body["message"] = message
+    if data is not None:
+        body["data"] = data
+    return body
+
+
+def user_example(message: str | None) -> dict[str, Any]:
+    """A `data.user` success body example with `message`."""
+    return message_example(message, {"user": USER_EXAMPLE})
+
+
+MessageResponseSchema = success_schema("MessageResponseSchema", message="Logout successful",
+                                       example=message_example("Logout successful"))
 RegisterResponseSchema = success_schema(
     "RegisterResponseSchema", {"user": fields.Nested(UserSummarySchema, required=True),
                                "access_token": _ACCESS_TOKEN},
-    message="User registered successfully. Please check your email to verify your account.")
+    message=REGISTERED, example=message_example(REGISTERED, {
+        "user": _SUMMARY_EXAMPLE, "accessToken": EXAMPLE_JWT}))
 LoginResponseSchema = success_schema(
     "LoginResponseSchema", {"user": fields.Nested(LoginUserSchema, required=True),
                             "access_token": _ACCESS_TOKEN},
-    message="Login successful")
+    message="Login successful", example=message_example("Login successful", {
+        "user": {**_SUMMARY_EXAMPLE, "isEmailVerified": True, "lastLogin": EXAMPLE_TIME},
+        "accessToken": EXAMPLE_JWT}))
 RefreshResponseSchema = success_schema(
     "RefreshResponseSchema", {
         "access_token": _ACCESS_TOKEN,
         "refresh_token": fields.String(data_key="refreshToken", metadata={
             "description": "The new refresh token, only when it was sent in the body"})},
-    message="Token refreshed successfully")
+    message="Token refreshed successfully",
+    example=message_example("Token refreshed successfully", {"accessToken": EXAMPLE_JWT}))
 SessionsResponseSchema = success_schema(
     "SessionsResponseSchema", {"sessions": fields.List(fields.Nested(SessionSchema),
-                                                       required=True)})
+                                                       required=True)},
+    example=message_example(None, {"sessions": [{
+        "id": EXAMPLE_ID, "createdAt": EXAMPLE_TIME, "lastUsedAt": EXAMPLE_TIME,
+        "userAgent": "Mozilla/5.0", "ip": "203.0.113.7", "current": True}]}))
 UserResponseSchema = success_schema(
-    "UserResponseSchema", {"user": fields.Nested(UserSchema, required=True)})
+    "UserResponseSchema", {"user": fields.Nested(UserSchema, required=True)},
+    example=user_example(None))
 UsersPageResponseSchema = success_schema(
     "UsersPageResponseSchema", {"users": fields.List(fields.Nested(UserSchema), required=True),
-                                "pagination": fields.Nested(PaginationSchema, required=True)})
+                                "pagination": fields.Nested(PaginationSchema, required=True)},
+    example=message_example(None, {"users": [USER_EXAMPLE], "pagination": {
+        "page": 1, "limit": 20, "total": 1, "pages": 1}}))
 
 
 # OpenAPI links: what a client (and the stateful fuzzer) does next with these answers.
@@ -134,24 +172,3 @@ LOGIN_LINKS = {
     "updateMe": bearer_link("update_me", "Change the signed-in user's profile"),
 }
 
-
-USER_EXAMPLE = {
-    "id": EXAMPLE_ID, "firstName": "Ada", "lastName": "Lovelace", "fullName": "Ada Lovelace",
-    "email": "ada@example.com", "role": "user", "isActive": True, "isEmailVerified": True,
-    "phoneNumber": None, "dateOfBirth": None, "profilePicture": None,
-    "preferences": {"theme": "light", "notifications": True, "language": "en"},
-    "lastLogin": EXAMPLE_TIME, "createdAt": EXAMPLE_TIME, "updatedAt": EXAMPLE_TIME,
-}
-
-
-def user_example(message: str) -> dict[str, Any]:
-    """A `data.user` success body example with `message`."""
-    return message_example(message, {"user": USER_EXAMPLE})
-
-
-def message_example(message: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A success body example: `{"success": true, "message": ..., "data"?: ...}`."""
-    body: dict[str, Any] = {"success": True, "message": message}
-    if data is not None:
-        body["data"] = data
-    return body

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from openapi_schema_validator import OAS30Validator
 
 from server.app import create_app
 from server.config import Config
@@ -133,6 +134,21 @@ class TestOperationShapes:
             examples = op["responses"]["401"]["content"]["application/json"]["examples"]
             assert {"TOKEN_MISSING", "INVALID_TOKEN", "TOKEN_EXPIRED"} <= set(examples), \
                 (method, path)
+
+    def test_every_response_has_examples_that_match_its_schema(
+            self, spec: dict[str, Any]) -> None:
+        for method, path, op in _operations(spec):
+            for code, response in op["responses"].items():
+                media = response["content"]["application/json"]
+                examples = [e["value"] for e in media.get("examples", {}).values()]
+                examples += [media["example"]] if "example" in media else []
+                assert examples, (method, path, code)
+                # `#/components/...` references resolve against this root.
+                validator = OAS30Validator({**media["schema"],
+                                            "components": spec["components"]})
+                for example in examples:
+                    problems = [e.message for e in validator.iter_errors(example)]
+                    assert problems == [], (method, path, code, problems)
 
     def test_path_parameters_are_declared(self, spec: dict[str, Any]) -> None:
         for method, path, op in _operations(spec):
