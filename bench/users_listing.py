@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import time
 from datetime import timedelta
@@ -153,7 +154,9 @@ async def run(uri: str, sizes: list[int], batch: int, runs: int) -> str:
         await runner.cleanup()
         await client.drop_database(DATABASE)
         client.close()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return "\n".join([
+        f"{os.cpu_count()} CPUs, load average at the end {load}.", "",
         f"insert_many in batches of {batch:,} into an indexed collection "
         f"({len(users.INDEXES)} secondary indexes):", "",
         "| users | seconds | users/s |", "| --- | --: | --: |", *seeding, "",

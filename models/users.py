@@ -50,6 +50,8 @@ INDEXES = [
     IndexModel([("createdAt", DESCENDING), ("_id", DESCENDING)], name="list_created_at"),
     IndexModel([("role", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)],
                name="list_role_created_at"),
+    IndexModel([("isActive", ASCENDING), ("createdAt", DESCENDING), ("_id", DESCENDING)],
+               name="list_active_created_at"),
     IndexModel([("lastName", ASCENDING), ("firstName", ASCENDING), ("_id", ASCENDING)],
                name="list_last_name"),
     IndexModel([("firstName", ASCENDING), ("lastName", ASCENDING), ("_id", ASCENDING)],
