@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from server.db import INDEX_BUILDERS
 
@@ -28,25 +29,28 @@ INDEX_BUILDERS.append(ensure_indexes)
 
 
 async def increment(db: Any, key: str, amount: int, expires_at: datetime) -> int:
-    """Atomically add `amount` to a counter (creating it) and return its new total.
+    """Atomically add `amount` to a counter (creating it at 0 first) and return its new total.
 
-    One findAndModify: the server serialises concurrent increments of one document, so
-    every caller in every process sees a distinct total."""
-    try:
-        return await _find_and_inc(db, key, amount, expires_at)
-    except DuplicateKeyError:
-        # Two processes upserted the same new key at once: one insert wins, and the loser
-        # retries as what is now a plain update.
-        return await _find_and_inc(db, key, amount, expires_at)
+    The server serialises `$inc`s of one document, so every caller in every process sees a
+    distinct total. No upsert: two processes upserting the same new key at once is a race
+    (MongoDB answers one of them with a duplicate-key error, and the embedded database with
+    no document at all, though it did apply the increment). Creating the document apart,
+    and ignoring "already exists", leaves only plain `$inc`s, which never race."""
+    total = await _add(db, key, amount)
+    if total is None:
+        with contextlib.suppress(DuplicateKeyError):  # another process created it first
+            await db[COLLECTION].insert_one({"_id": key, "n": 0, "expiresAt": expires_at})
+        total = await _add(db, key, amount)
+    if total is None:
+        raise OperationFailure(f"rate limit counter vanished: {key}")
+    return total
 
 
-async def _find_and_inc(db: Any, key: str, amount: int, expires_at: datetime) -> int:
+async def _add(db: Any, key: str, amount: int) -> int | None:
     doc = await db[COLLECTION].find_one_and_update(
-        {"_id": key},
-        {"$inc": {"n": amount}, "$setOnInsert": {"expiresAt": expires_at}},
-        upsert=True, projection={"n": True, "_id": False},
+        {"_id": key}, {"$inc": {"n": amount}}, projection={"n": True, "_id": False},
         return_document=ReturnDocument.AFTER)
-    return int(doc["n"])
+    return None if doc is None else int(doc["n"])
 
 
 async def increment_many(db: Any, hits: Sequence[tuple[str, int, datetime]]) -> list[int]:

@@ -9,6 +9,7 @@ import logging
 import socket
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,7 +17,9 @@ import redis
 from pymongo import monitoring
 
 from models import rate_limits
+from server.clock import utcnow
 from server.config import Config, ConfigError, load_config
+from server.db import make_client
 from server.embedded_db import EmbeddedDb, free_port
 from tests.conftest import TEST_CONFIG
 from tests.middlewares._rate_limit import (
@@ -63,12 +66,12 @@ def command_counter() -> CommandCounter:
 
 @pytest.fixture
 def mongo_ops() -> Callable[[], int]:
-    """findAndModify commands on rate_limits since the fixture started (the limiter's only
-    Mongo operation)."""
+    """Commands on rate_limits since the fixture started: one findAndModify per counter
+    and request, plus a miss and an insert when a counter is first created."""
     counts = command_counter().counts
-    key = ("findAndModify", rate_limits.COLLECTION)
-    start = counts[key]
-    return lambda: counts[key] - start
+    keys = [(name, rate_limits.COLLECTION) for name in ("findAndModify", "insert")]
+    start = sum(counts[key] for key in keys)
+    return lambda: sum(counts[key] for key in keys) - start
 
 
 def redis_round_trips(url: str) -> int:
@@ -106,6 +109,25 @@ class TestExactness:
         assert statuses.count(200) == 7
 
 
+class TestCounterCreationRace:
+    async def test_clients_creating_one_counter_at_once_get_distinct_totals(
+            self, config: Config) -> None:
+        # Separate clients, as separate workers or hosts would be: new counters are where
+        # concurrent upserts used to race (a lost total on the embedded database).
+        clients = [make_client(config.mongodb.uri, 2.0, 4) for _ in range(4)]
+        dbs = [client[config.mongodb.database] for client in clients]
+        expires = utcnow() + timedelta(minutes=5)
+        try:
+            for round_no in range(8):
+                key = f"race:{round_no}"
+                totals = await asyncio.gather(*(rate_limits.increment(dbs[i % 4], key, 1, expires)
+                                                for i in range(12)))
+                assert sorted(totals) == list(range(1, 13))
+        finally:
+            for client in clients:
+                client.close()
+
+
 class TestMongoCost:
     async def test_one_update_per_budget_per_request(self, make_config: Any, start: Any,
                                                      mongo_ops: Callable[[], int]) -> None:
@@ -113,11 +135,12 @@ class TestMongoCost:
         client = await start(config)
         for _ in range(10):
             assert (await client.get(PING)).status == 200
-        assert mongo_ops() == 10
+        created = 2  # the first request's miss and insert
+        assert mongo_ops() == 10 + created
         user = bearer(client.app, config, "d" * 24)
         for _ in range(10):
             assert (await client.get(PING, headers=user)).status == 200
-        assert mongo_ops() == 10 + 2 * 10
+        assert mongo_ops() == 10 + created + 2 * 10 + created
 
     async def test_concurrent_increments_are_coalesced(self, make_config: Any, start: Any,
                                                        mongo_ops: Callable[[], int]) -> None:
@@ -131,7 +154,7 @@ class TestMongoCost:
         client = await start(make_config(environ=limit_env("mongodb", max=3)))
         statuses = [(await client.get(PING)).status for _ in range(20)]
         assert statuses == [200] * 3 + [429] * 17
-        assert mongo_ops() == 3
+        assert mongo_ops() == 3 + 2
 
 
 class TestRedisCost:
