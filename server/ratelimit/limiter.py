@@ -65,10 +65,11 @@ class RateLimiter:
         for budget, subject in demands:
             start, end = window_of(now, budget.window)
             keyed.append((budget, f"{budget.name}:{subject}:{start}", end))
-        for budget, key, end in keyed:
-            until = self.spent.get(key)
-            if until is not None and until > now:
-                return [Usage(budget, budget.limit + 1, end)]
+        # Every spent budget, not just the first: the client must wait for the last of them.
+        refused = [Usage(budget, budget.limit + 1, end) for budget, key, end in keyed
+                   if self.spent.get(key, now) > now]
+        if refused:
+            return refused
         counts = await self.batcher.hit([(key, end) for _, key, end in keyed])
         usages = []
         for (budget, key, end), count in zip(keyed, counts, strict=True):

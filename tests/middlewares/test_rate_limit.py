@@ -155,6 +155,23 @@ class TestCredentialBudget:
         assert limits(response)[:2] == (2, 1)
 
 
+    async def test_retry_after_waits_for_every_exceeded_budget(self, limited: Any,
+                                                               start: Any) -> None:
+        config = limited(max=2, auth_max=2, window="15m", auth_window="1h")
+        client = await start(config, aligned_clock(timedelta(hours=1)))
+        for _ in range(2):
+            assert (await client.post(LOGIN, json={})).status != 429
+        for _ in range(2):  # refused by both budgets: by the spent-key shortcut too
+            rejected = await client.post(LOGIN, json={})
+            assert rejected.status == 429
+            assert 15 * 60 < int(rejected.headers["Retry-After"]) <= 60 * 60
+            assert limits(rejected)[:2] == (2, 0)
+        # The general budget alone frees up sooner.
+        other = await client.get(PING)
+        assert other.status == 429
+        assert int(other.headers["Retry-After"]) <= 15 * 60
+
+
 class TestUserBudget:
     async def test_signed_in_user_has_own_budget(self, limited: Any, start: Any) -> None:
         config = limited(max=50, user_max=2)
