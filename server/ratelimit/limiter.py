@@ -70,7 +70,10 @@ class RateLimiter:
                    if self.spent.get(key, now) > now]
         if refused:
             return refused
-        counts = await self.batcher.hit([(key, end) for _, key, end in keyed])
+        # The store keeps a counter one window past its end: a host whose clock runs a little
+        # behind still finds it, instead of re-creating it at zero.
+        counts = await self.batcher.hit([(key, end + budget.window)
+                                         for budget, key, end in keyed])
         usages = []
         for (budget, key, end), count in zip(keyed, counts, strict=True):
             if count >= budget.limit:

@@ -21,6 +21,7 @@ from server.clock import utcnow
 from server.config import Config, ConfigError, load_config
 from server.db import make_client
 from server.embedded_db import EmbeddedDb, free_port
+from server.keys import DB
 from tests.conftest import TEST_CONFIG
 from tests.middlewares._rate_limit import (
     PING,
@@ -126,6 +127,30 @@ class TestCounterCreationRace:
         finally:
             for client in clients:
                 client.close()
+
+
+class TestExpiry:
+    """Counters outlive their window by one more, so a host whose clock lags a little
+    behind still finds the count instead of starting a fresh one at zero."""
+
+    async def test_mongodb_counter_expires_a_window_after_its_end(
+            self, make_config: Any, aiohttp_client: Any) -> None:
+        config = make_config(environ=limit_env("mongodb", window="60s"))
+        client = await aiohttp_client(build_app(config, utcnow))
+        assert (await client.get(PING)).status == 200
+        doc = await client.app[DB][rate_limits.COLLECTION].find_one({"_id": {"$regex": "^ip:"}})
+        left = (doc["expiresAt"] - utcnow()).total_seconds()
+        assert 60 < left <= 120
+
+    async def test_redis_counter_expires_a_window_after_its_end(
+            self, make_config: Any, aiohttp_client: Any, redis_url: str) -> None:
+        config = make_config(environ=limit_env("redis", redis_url, window="60s"))
+        client = await aiohttp_client(build_app(config, utcnow))
+        assert (await client.get(PING)).status == 200
+        store = redis.Redis.from_url(redis_url)
+        [key] = store.keys("ip:*")
+        assert 60_000 < store.pttl(key) <= 120_000
+        store.close()
 
 
 class TestMongoCost:
