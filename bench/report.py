@@ -15,6 +15,7 @@ class Row:
     db_per_request: float | None = None
     non_2xx: int | None = None
     note: str = ""
+    cpu_us: float | None = None  # server CPU time per request, all workers and threads
 
 
 def _num(value: float | None, digits: int) -> str:
@@ -22,13 +23,14 @@ def _num(value: float | None, digits: int) -> str:
 
 
 def table(rows: list[Row]) -> str:
-    lines = ["| scenario | workers | req/s | p50 ms | p99 ms | db ops/req | non-2xx | note |",
-             "| --- | --: | --: | --: | --: | --: | --: | --- |"]
+    lines = ["| scenario | workers | req/s | p50 ms | p99 ms | db ops/req | CPU us/req | non-2xx "
+             "| note |", "| --- | --: | --: | --: | --: | --: | --: | --: | --- |"]
     for row in rows:
         non_2xx = "n/a" if row.non_2xx is None else str(row.non_2xx)
         lines.append(f"| {row.scenario} | {row.workers} | {_num(row.rps, 0)} | "
                      f"{_num(row.p50_ms, 2)} | {_num(row.p99_ms, 2)} | "
-                     f"{_num(row.db_per_request, 2)} | {non_2xx} | {row.note} |")
+                     f"{_num(row.db_per_request, 3)} | {_num(row.cpu_us, 0)} | {non_2xx} | "
+                     f"{row.note} |")
     return "\n".join(lines)
 
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
 import statistics
 from dataclasses import dataclass
 
 import aiohttp
 
-from bench import probe, wrk
+from bench import machine, probe, wrk
 from bench.probe import API, PASSWORD, RouteMissing
 from bench.report import Row
 from bench.service import Process
 
 MISSING = "n/a (route missing)"
+PROBE_PAUSE_MS = 2  # /health probe during logins: 2 connections, 2 ms between requests
 
 
 @dataclass
@@ -27,17 +30,17 @@ class Settings:
 
 async def measure(target: Process, scenario: str, path: str, seconds: float, connections: int,
                   script: str | None = None, args: tuple[str, ...] = (),
-                  note: str = "") -> tuple[Row, wrk.WrkResult]:
-    """wrk against `target`, with database commands per request from the service's /metrics."""
+                  note: str = "") -> Row:
+    """wrk against `target`, with database commands and CPU time per request served."""
     async with aiohttp.ClientSession() as session:
-        before = await probe.counters(session, target.url)
+        before, cpu = await probe.counters(session, target.url), target.cpu_seconds()
         result = await wrk.run(target.url + path, seconds, connections, script, args)
-        after = await probe.counters(session, target.url)
+        cpu, after = target.cpu_seconds() - cpu, await probe.counters(session, target.url)
     served = after.requests - before.requests
     per_request = (after.db_commands - before.db_commands) / served if served else None
-    row = Row(scenario, str(len(target.workers())), result.rps, result.p50_ms, result.p99_ms,
-              per_request, result.non_2xx + result.socket_errors, note)
-    return row, result
+    return Row(scenario, str(len(target.workers())), result.rps, result.p50_ms, result.p99_ms,
+               per_request, result.non_2xx + result.socket_errors, note,
+               cpu / served * 1e6 if served else None)
 
 
 def missing(scenario: str, target: Process) -> Row:
@@ -48,19 +51,24 @@ async def health_rounds(targets: dict[str, Process], settings: Settings) -> dict
     """/health on every target in interleaved rounds, so background noise hits all alike;
     requests/s is the total over the rounds, p50/p99 the median of the rounds."""
     results: dict[str, list[wrk.WrkResult]] = {name: [] for name in targets}
+    cpu = dict.fromkeys(targets, 0.0)
     for turn in range(settings.rounds):
         order = list(targets) if turn % 2 == 0 else list(reversed(targets))
         for name in order:
+            started = targets[name].cpu_seconds()
             results[name].append(await wrk.run(targets[name].url + "/health",
                                                settings.round_seconds, settings.connections))
+            cpu[name] += targets[name].cpu_seconds() - started
     rows = {}
     for name, runs in results.items():
-        rps = sum(r.requests for r in runs) / sum(r.seconds for r in runs)
-        rows[name] = Row(f"GET /health ({name})", str(len(targets[name].workers())), rps,
+        done = sum(r.requests for r in runs)
+        rows[name] = Row(f"GET /health ({name})", str(len(targets[name].workers())),
+                         done / sum(r.seconds for r in runs),
                          statistics.median(r.p50_ms for r in runs),
                          statistics.median(r.p99_ms for r in runs),
                          None, sum(r.non_2xx + r.socket_errors for r in runs),
-                         f"{settings.rounds} interleaved rounds of {settings.round_seconds:g}s")
+                         f"{settings.rounds} interleaved rounds of {settings.round_seconds:g}s",
+                         cpu[name] / done * 1e6 if done else None)
     return rows
 
 
@@ -72,20 +80,24 @@ async def users_me(target: Process, settings: Settings, label: str) -> Row:
         [user] = await probe.register(target.url, 1, "me")
     except RouteMissing:
         return missing(scenario, target)
-    row, _ = await measure(target, scenario, f"{API}/users/me", settings.seconds,
-                           settings.connections, "bearer.lua", (user.access_token,))
-    return row
+    await asyncio.sleep(1.5)  # the verification mail's outbox writes are not this route's
+    return await measure(target, scenario, f"{API}/users/me", settings.seconds,
+                         settings.connections, "bearer.lua", (user.access_token,))
 
 
 async def login(target: Process, settings: Settings, users: list[probe.Seeded],
-                connections: int) -> Row:
+                connections: int) -> tuple[Row, float | None]:
+    """The login row, and the bcrypt ceiling (cores / one check) measured just before it:
+    the other tenants of a shared machine change it from minute to minute."""
     scenario = f"POST {API}/auth/login (bcrypt 12)"
     if not users:
-        return missing(scenario, target)
-    row, _ = await measure(target, scenario, f"{API}/auth/login", settings.login_seconds,
-                           connections, "login.lua", (PASSWORD, *(u.email for u in users)),
-                           note=f"{connections} connections")
-    return row
+        return missing(scenario, target), None
+    limit = (os.cpu_count() or 1) / machine.bcrypt_check_seconds(samples=3)
+    row = await measure(target, scenario, f"{API}/auth/login", settings.login_seconds,
+                        connections, "login.lua", (PASSWORD, *(u.email for u in users)),
+                        note=f"{connections} connections; bcrypt limit just before: "
+                             f"{limit:.2f}/s")
+    return row, limit
 
 
 async def refresh(target: Process, settings: Settings, connections: int) -> Row:
@@ -98,15 +110,14 @@ async def refresh(target: Process, settings: Settings, connections: int) -> Row:
         users = await probe.register(target.url, connections + 4, "refresh")
     except RouteMissing:
         return missing(scenario, target)
-    row, _ = await measure(target, scenario, f"{API}/auth/refresh-token", settings.seconds,
-                           connections, "refresh.lua", tuple(u.refresh_token for u in users),
-                           note=f"{connections} sessions, each token presented once")
-    return row
+    return await measure(target, scenario, f"{API}/auth/refresh-token", settings.seconds,
+                         connections, "refresh.lua", tuple(u.refresh_token for u in users),
+                         note=f"{connections} sessions, each token presented once")
 
 
 async def health_under_login(target: Process, settings: Settings, users: list[probe.Seeded],
                              connections: int) -> Row:
-    """/health over one connection (no queueing behind itself) while logins saturate bcrypt."""
+    """A steady /health probe (latency, not a second flood) while logins saturate bcrypt."""
     scenario = "GET /health during full-speed logins"
     if not users:
         return missing(scenario, target)
@@ -114,8 +125,10 @@ async def health_under_login(target: Process, settings: Settings, users: list[pr
         f"{target.url}{API}/auth/login", settings.login_seconds + 2, connections, "login.lua",
         (PASSWORD, *(u.email for u in users))))
     await asyncio.sleep(1.0)  # let the logins reach full speed first
-    row, _ = await measure(target, scenario, "/health", settings.login_seconds, 1)
+    row = await measure(target, scenario, "/health", settings.login_seconds, 2, "paced.lua",
+                        (str(PROBE_PAUSE_MS),))
     load = await logins
-    return Row(row.scenario, row.workers, row.rps, row.p50_ms, row.p99_ms, None, row.non_2xx,
-               f"1 connection; logins alongside: {load.rps:.1f}/s over {connections} "
-               f"connections")
+    return dataclasses.replace(
+        row, db_per_request=None, cpu_us=None,
+        note=f"probe: 2 connections, {PROBE_PAUSE_MS} ms pause; logins alongside: "
+             f"{load.rps:.1f}/s over {connections} connections")
