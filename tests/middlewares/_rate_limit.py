@@ -26,12 +26,12 @@ PING = "/api/v1/_rl/ping"
 STORES = ["mongodb", "redis"]
 
 
-def start_redis() -> tuple[subprocess.Popen[bytes], str]:
-    """Debian's redis-server on a free loopback port, no persistence."""
+def start_redis(port: int | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """Debian's redis-server on a (free) loopback port, no persistence."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (./dev test apt-installs it)")
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(  # noqa: S603 - fixed argv
         [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

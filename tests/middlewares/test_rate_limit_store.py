@@ -31,6 +31,7 @@ from tests.middlewares._rate_limit import (
     limited,
     redis_server,
     redis_url,
+    start_redis,
 )
 
 __all__ = ["limited", "redis_server", "redis_url"]  # fixtures used by this module
@@ -215,6 +216,17 @@ async def own_mongo() -> AsyncIterator[EmbeddedDb]:
     await asyncio.to_thread(db.stop)
 
 
+async def eventually_ok(client: Any, seconds: float = 15.0) -> bool:
+    """True once PING answers 200 with rate-limit headers (the driver reconnects itself)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        response = await client.get(PING)
+        if response.status == 200:
+            return "RateLimit-Remaining" in response.headers
+        await asyncio.sleep(0.2)
+    return False
+
+
 class TestStoreDown:
     async def assert_quick_503(self, client: Any) -> None:
         started = time.monotonic()
@@ -234,6 +246,27 @@ class TestStoreDown:
         assert (await client.get(PING)).status == 200
         await asyncio.to_thread(own_mongo.stop)
         await self.assert_quick_503(client)
+
+    async def test_mongodb_back_means_limits_back(self, make_config: Any, start: Any,
+                                                  own_mongo: EmbeddedDb) -> None:
+        client = await start(make_config(environ={
+            **limit_env("mongodb", timeout="1s"), "APP__MONGODB__URI": own_mongo.uri}))
+        await asyncio.to_thread(own_mongo.stop)
+        assert (await client.get(PING)).status == 503
+        await asyncio.to_thread(own_mongo.start)
+        assert await eventually_ok(client)
+
+    async def test_redis_back_means_limits_back(self, make_config: Any, start: Any) -> None:
+        port = free_port()
+        url = f"redis://127.0.0.1:{port}/0"
+        client = await start(make_config(environ=limit_env("redis", url, timeout="1s")))
+        assert (await client.get(PING)).status == 503
+        process, _ = await asyncio.to_thread(start_redis, port)
+        try:
+            assert await eventually_ok(client)
+        finally:
+            process.terminate()
+            await asyncio.to_thread(process.wait, 10)
 
     async def test_redis_refusing_connections(self, make_config: Any, start: Any) -> None:
         url = f"redis://127.0.0.1:{free_port()}/0"
