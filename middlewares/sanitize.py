@@ -59,7 +59,8 @@ async def read_body(request: web.Request) -> Any:
 
 @web.middleware
 async def sanitize_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request[BODY] = clean(await read_body(request))
+    # GETs have no body: skip the read coroutine and the cleaning walk.
+    request[BODY] = clean(await read_body(request)) if request.body_exists else None
     if not request.query_string:  # most requests: skip building an empty MultiDict
         request[QUERY] = {}
         return await handler(request)
