@@ -1,0 +1,91 @@
+"""Where a /health request's CPU goes: `python -m bench.breakdown`.
+
+Drives the real app in process (no sockets, no wrk) with mocked transports, so the numbers
+are the Python cost of the chain alone and far steadier than a load test on a shared
+machine: the full chain, then the chain with one layer removed at a time (its cost is the
+difference), against the bare app of bench/bare_app.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import sys
+import time
+from unittest import mock
+
+from aiohttp import web
+from aiohttp.test_utils import make_mocked_request
+
+import middlewares
+from bench import bare_app
+from server import app as app_module
+from server.config import load_config
+from server.logs import setup_logging
+
+ROOT_CONFIG = "config.yaml"
+REQUESTS = 2000
+RUNS = 3
+
+
+async def _noop(*_: object, **__: object) -> None:
+    return None
+
+
+def _requests(app: web.Application, count: int) -> list[web.Request]:
+    writer = mock.Mock(write_headers=_noop, write=_noop, write_eof=_noop, drain=_noop)
+    transport = mock.Mock()
+    transport.get_extra_info = lambda name, default=None: (
+        ("127.0.0.1", 40000) if name == "peername" else default)
+    return [make_mocked_request("GET", "/health", app=app, writer=writer, transport=transport,
+                                headers={"Host": "bench", "User-Agent": "wrk"})
+            for _ in range(count)]
+
+
+async def per_request_us(app: web.Application) -> float:
+    """Median over RUNS of the mean time to handle, prepare and finish one /health."""
+    app.freeze()
+    times = []
+    for _ in range(RUNS):
+        batch = _requests(app, REQUESTS)
+        started = time.perf_counter()
+        for request in batch:
+            response = await app._handle(request)  # what the server calls per request
+            await response.prepare(request)
+            await response.write_eof()
+        times.append((time.perf_counter() - started) / REQUESTS * 1e6)
+    return statistics.median(times)
+
+
+def _app_without(name: str | None) -> web.Application:
+    config = load_config(ROOT_CONFIG)
+    original = middlewares.build_middlewares
+    if name is not None and name != "response hooks":
+        app_module.build_middlewares = lambda cfg: [  # type: ignore[assignment]
+            m for m in original(cfg) if name not in getattr(m, "__name__", "")]
+    try:
+        app = app_module.create_app(config)
+    finally:
+        app_module.build_middlewares = original
+    if name == "response hooks":
+        app.on_response_prepare.clear()
+    return app
+
+
+async def main() -> None:
+    sys.stdout = open("/dev/null", "w")  # noqa: SIM115, ASYNC230 - the access log goes here
+    setup_logging(load_config(ROOT_CONFIG).logging)
+    bare = await per_request_us(bare_app.make_app())
+    full = await per_request_us(_app_without(None))
+    lines = [f"bare aiohttp: {bare:.1f} us, full chain: {full:.1f} us per /health "
+             f"({full / bare:.2f} x); cost of each layer (full minus full-without-it):"]
+    layers = [getattr(m, "__name__", "?") for m in middlewares.build_middlewares(
+        load_config(ROOT_CONFIG))] + ["response hooks"]
+    for layer in layers:
+        without = await per_request_us(_app_without(layer))
+        lines.append(f"  {layer:<34} {full - without:5.1f} us")
+    print("\n".join(lines), file=sys.stderr)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
