@@ -6,6 +6,7 @@ SecantusDB (GPL-2.0) is kept at arm's length: we never import it, we run its dae
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
 import signal
@@ -58,6 +59,14 @@ def wait_until_up(uri: str, timeout: float = 30.0) -> None:
             client.close()
 
 
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the parent dies, so even a kill -9 of
+    the master leaves no orphaned database holding the data directory's lock."""
+    if sys.platform == "linux":
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class EmbeddedDb:
     """A running `secantusd-py` child; `storage` ':memory:' makes a throwaway one."""
 
@@ -81,6 +90,7 @@ class EmbeddedDb:
             # Own process group: a Ctrl-C at the terminal reaches the master, which then
             # stops the database after the workers, in order.
             start_new_session=True,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - the master runs no threads yet
         )
         try:
             wait_until_up(self.uri, timeout)
