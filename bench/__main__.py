@@ -22,7 +22,9 @@ from bench.scenarios import Settings
 from bench.service import LIFTED, OUT, Process, bare, gatehouse, peak_rss_mb, write_config
 from server.embedded_db import EmbeddedDb
 
-LOGINS_PER_WORKER = 4  # connections that keep one worker's bcrypt pool (one thread/core) busy
+# Login connections per worker: workers share one listening socket, so the kernel need not
+# split connections evenly; 8 each keeps every worker's bcrypt pool (a thread per core) full.
+LOGINS_PER_WORKER = 8
 
 
 async def _service_rows(target: Process, settings: Settings,
