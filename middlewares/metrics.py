@@ -20,13 +20,12 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
     metrics = request.app[METRICS]
     started = time.perf_counter()
     status = 500
-    metrics.in_flight.inc()
+    metrics.request_started()
     try:
         response = await handler(request)
         status = response.status
         return response
     finally:
-        metrics.in_flight.dec()
         route = route_template(request)
         method = request.method if request.method in _METHODS else "OTHER"
-        metrics.observe_request(method, route, status, time.perf_counter() - started)
+        metrics.request_finished(method, route, status, time.perf_counter() - started)
