@@ -1,0 +1,84 @@
+"""The benchmark's readings: wrk reports, database commands on /metrics, the printed table."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from bench import wrk
+from bench.report import Check, Row, checks, table
+
+REPORT = """Running 5s test @ http://127.0.0.1:8080/health
+  1 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.12ms  340.16us   5.29ms   90.07%
+    Req/Sec    28.82k     2.83k   35.02k    74.19%
+  Latency Distribution
+     50%  850.00us
+     75%    1.29ms
+     90%    1.41ms
+     99%    1.20s
+  88841 requests in 5.01s, 22.36MB read
+  Socket errors: connect 0, read 2, write 0, timeout 3
+  Non-2xx or 3xx responses: 17
+Requests/sec:  17732.33
+Transfer/sec:      7.21MB
+"""
+
+
+def db_commands(text: str) -> dict[str, float]:
+    return {s.labels["command"]: s.value for family in text_string_to_metric_families(text)
+            for s in family.samples if s.name == "gatehouse_db_commands_total"}
+
+
+class TestWrkReport:
+    def test_numbers_and_units(self):
+        result = wrk.parse(REPORT)
+        assert result.requests == 88841
+        assert result.seconds == pytest.approx(5.01)
+        assert result.rps == pytest.approx(17732.33)
+        assert result.p50_ms == pytest.approx(0.85)
+        assert result.p99_ms == pytest.approx(1200.0)
+        assert result.non_2xx == 17
+        assert result.socket_errors == 5
+
+    def test_clean_run_has_no_errors(self):
+        clean = "\n".join(line for line in REPORT.splitlines()
+                          if "errors" not in line and "Non-2xx" not in line)
+        result = wrk.parse(clean)
+        assert (result.non_2xx, result.socket_errors) == (0, 0)
+
+    def test_usage_text_is_refused(self):
+        with pytest.raises(ValueError, match="unexpected wrk output"):
+            wrk.parse("Usage: wrk <options> <url>\n")
+
+
+class TestPrintedTable:
+    def test_missing_numbers_read_na(self):
+        text = table([Row("POST /api/v1/auth/login", "1", note="n/a (route missing)"),
+                      Row("GET /health", "2", 12345.6, 1.234, 5.0, 0.0, 0, "", 79.4)])
+        lines = text.splitlines()
+        assert lines[2] == ("| POST /api/v1/auth/login | 1 | n/a | n/a | n/a | n/a | n/a | n/a "
+                            "| n/a (route missing) |")
+        assert lines[3] == "| GET /health | 2 | 12,346 | 1.23 | 5.00 | 0.000 | 79 | 0 |  |"
+
+    def test_checks_say_pass_fail_or_na(self):
+        text = checks([Check("a", "1", True), Check("b", "2", False), Check("c", "n/a", None)])
+        assert [line.rsplit("|", 2)[1].strip() for line in text.splitlines()[2:]] == [
+            "PASS", "FAIL", "n/a"]
+
+
+class TestDatabaseCommandCounter:
+    async def test_health_sends_no_command(self, client):
+        before = db_commands(await (await client.get("/metrics")).text())
+        for _ in range(3):
+            assert (await client.get("/health")).status == 200
+        after = db_commands(await (await client.get("/metrics")).text())
+        assert after == before
+
+    async def test_each_command_is_counted_by_name(self, client):
+        before = db_commands(await (await client.get("/metrics")).text())
+        for _ in range(3):
+            assert (await client.get("/health/ready")).status == 200
+        after = db_commands(await (await client.get("/metrics")).text())
+        assert after["ping"] - before.get("ping", 0) == 3
