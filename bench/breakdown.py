@@ -19,7 +19,7 @@ from aiohttp.test_utils import make_mocked_request
 
 import middlewares
 from bench import bare_app
-from server import app as app_module
+from server.app import create_app
 from server.config import load_config
 from server.logs import setup_logging
 
@@ -58,17 +58,12 @@ async def per_request_us(app: web.Application) -> float:
 
 
 def _app_without(name: str | None) -> web.Application:
-    config = load_config(ROOT_CONFIG)
-    original = middlewares.build_middlewares
-    if name is not None and name != "response hooks":
-        app_module.build_middlewares = lambda cfg: [  # type: ignore[assignment]
-            m for m in original(cfg) if name not in getattr(m, "__name__", "")]
-    try:
-        app = app_module.create_app(config)
-    finally:
-        app_module.build_middlewares = original
+    app = create_app(load_config(ROOT_CONFIG))
     if name == "response hooks":
         app.on_response_prepare.clear()
+    elif name is not None:  # the chain may change until the app is frozen
+        app.middlewares[:] = [m for m in app.middlewares
+                              if name not in getattr(m, "__name__", "")]
     return app
 
 

@@ -48,7 +48,8 @@ def _skip_without_origin(app: web.Application) -> None:
             hooks[index] = _with_origin_only(hook)
 
 
-def _with_origin_only(hook: ResponseHook) -> ResponseHook:
+def _with_origin_only(
+        hook: Callable[[web.Request, web.StreamResponse], Awaitable[object]]) -> ResponseHook:
     async def with_origin(request: web.Request, response: web.StreamResponse) -> None:
         if "Origin" in request.headers:
             await hook(request, response)

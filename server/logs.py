@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -61,9 +61,12 @@ def access(fields: dict[str, Any]) -> None:
             or APP.handlers or not ACCESS.propagate):
         ACCESS.info("request", extra={"fields": fields})
         return
+    # Filters only touch the attributes _Line has (the worker's adds a pid to `fields`).
     line = _Line(fields)
+    record = cast(logging.LogRecord, line)
     for check in handler.filters:
-        if not (check.filter(line) if isinstance(check, logging.Filter) else check(line)):
+        if not (check.filter(record) if isinstance(check, logging.Filter)
+                else check(record)):  # type: ignore[operator]
             return
     pending: list[dict[str, Any]] = handler.access_pending  # type: ignore[attr-defined]
     pending.append(line.fields)
@@ -74,14 +77,14 @@ def access(fields: dict[str, Any]) -> None:
             _write_access(handler)
 
 
-def _write_access(handler: logging.StreamHandler) -> None:  # type: ignore[type-arg]
+def _write_access(handler: Any) -> None:
     # One lock, one write and one flush for every line of the turn; "time" is when the line
     # is formatted, as with JsonFormatter.
-    fields, handler.access_pending = handler.access_pending, []  # type: ignore[attr-defined]
+    fields, handler.access_pending = handler.access_pending, []
     head = {"time": iso(utcnow()), "level": "info", "logger": ACCESS.name, "msg": "request"}
     text = b"".join(orjson.dumps({**head, **line}, default=str,
                                  option=orjson.OPT_APPEND_NEWLINE) for line in fields)
-    with handler.lock:  # type: ignore[union-attr]
+    with handler.lock:
         handler.stream.write(text.decode())
         handler.stream.flush()
 
