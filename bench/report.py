@@ -27,7 +27,8 @@ def table(rows: list[Row]) -> str:
              "| note |", "| --- | --: | --: | --: | --: | --: | --: | --: | --- |"]
     for row in rows:
         non_2xx = "n/a" if row.non_2xx is None else str(row.non_2xx)
-        lines.append(f"| {row.scenario} | {row.workers} | {_num(row.rps, 0)} | "
+        rps_digits = 2 if row.rps is not None and row.rps < 100 else 0  # logins: 8.61/s
+        lines.append(f"| {row.scenario} | {row.workers} | {_num(row.rps, rps_digits)} | "
                      f"{_num(row.p50_ms, 2)} | {_num(row.p99_ms, 2)} | "
                      f"{_num(row.db_per_request, 3)} | {_num(row.cpu_us, 0)} | {non_2xx} | "
                      f"{row.note} |")
