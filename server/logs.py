@@ -89,6 +89,25 @@ def _write_access(handler: Any) -> None:
         handler.stream.flush()
 
 
+class _RedactParserErrors(logging.Filter):
+    """aiohttp's parser errors quote the offending raw header line, which may be a malformed
+    `Authorization` or `Cookie`: keep the event, never its text or traceback."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = "malformed request rejected by the HTTP parser", ()
+        record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _guard_library_loggers() -> None:
+    # pymongo's DEBUG logging prints whole commands and replies (user documents, token
+    # hashes, mail bodies): never below WARNING, whatever logging.level says.
+    logging.getLogger("pymongo").setLevel(logging.WARNING)
+    server_log = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, _RedactParserErrors) for f in server_log.filters):
+        server_log.addFilter(_RedactParserErrors())
+
+
 def setup_logging(config: LoggingConfig) -> None:
     """Route every logger to stdout in the configured format (idempotent)."""
     # Our formatters never print the caller, thread or process of a record: skip collecting
@@ -102,6 +121,7 @@ def setup_logging(config: LoggingConfig) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(config.level.upper())
+    _guard_library_loggers()
 
 
 def clean(fields: dict[str, Any]) -> dict[str, Any]:
