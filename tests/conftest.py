@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from aiosmtpd.controller import Controller
 from pymongo import MongoClient
 
 from server.app import create_app
 from server.config import Config, SmtpConfig, load_config, with_overrides
-from server.embedded_db import EmbeddedDb
+from server.embedded_db import EmbeddedDb, free_port
 
 TEST_CONFIG = Path(__file__).with_name("config.test.yaml")
 
@@ -78,8 +79,8 @@ async def make_client(aiohttp_client: Any) -> Callable[..., Any]:
 
 
 @pytest.fixture
-async def client(make_client: Callable[..., Any], config: Config) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
-    yield await make_client(config)
+async def client(make_client: Callable[..., Any], config: Config) -> TestClient:  # type: ignore[type-arg]
+    return await make_client(config)  # type: ignore[no-any-return]
 
 
 class SmtpSink:
@@ -161,3 +162,15 @@ async def mail_client(make_client: Callable[..., Any], make_config: Callable[...
     """A client on the real app whose mail goes to `smtp_server` (read it there: the outbox
     drops a message's body, which holds a token, once it is delivered)."""
     return await make_client(make_config(mail={"backend": "smtp", "smtp": smtp_config}))  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def base_url(config: Config) -> AsyncIterator[str]:
+    """The real app listening on a free loopback port (for clients outside aiohttp:
+    a browser, schemathesis)."""
+    runner = web.AppRunner(create_app(config))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 import tempfile
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
-
-from server.app import create_app
-from server.config import Config
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -30,23 +24,6 @@ pytestmark = [
                        reason="Debian chromium and chromium-driver are not installed "
                               "(apt-get install chromium chromium-driver)"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-async def base_url(config: Config) -> AsyncIterator[str]:
-    """The real app listening on a free loopback port."""
-    runner = web.AppRunner(create_app(config))
-    await runner.setup()
-    port = _free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
 
 
 def _browser(profile: str, *extra_flags: str) -> Any:

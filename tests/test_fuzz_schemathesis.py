@@ -14,15 +14,11 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
-from server.app import create_app
 from server.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,23 +30,6 @@ SEED = 20261124
 TIME_LIMIT = 240  # seconds; the run takes well under half of this
 
 pytestmark = pytest.mark.skipif(not ST.exists(), reason="schemathesis is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-async def base_url(config: Config) -> AsyncIterator[str]:
-    """The real app listening on a free loopback port."""
-    runner = web.AppRunner(create_app(config))
-    await runner.setup()
-    port = _free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
 
 
 async def run_schemathesis(base_url: str, config: Config) -> tuple[int, str]:
