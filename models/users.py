@@ -43,8 +43,6 @@ INDEXES = [
                partialFilterExpression={"emailVerificationToken": {"$type": "string"}}),
     IndexModel([("passwordResetToken", ASCENDING)], name="reset_token",
                partialFilterExpression={"passwordResetToken": {"$type": "string"}}),
-    IndexModel([("createdAt", DESCENDING)], name="created_at"),
-    IndexModel([("role", ASCENDING), ("createdAt", DESCENDING)], name="role_created_at"),
     # Admin listing (GET /users): one index per whitelisted sort (LISTING_SORTS), each ending
     # in _id so equal keys still page stably; MongoDB walks them backwards for `-field`.
     IndexModel([("createdAt", DESCENDING), ("_id", DESCENDING)], name="list_created_at"),

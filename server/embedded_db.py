@@ -50,11 +50,12 @@ def wait_until_up(uri: str, timeout: float = 30.0) -> None:
         client: MongoClient = MongoClient(uri, serverSelectionTimeoutMS=500)  # type: ignore[type-arg]
         try:
             client.admin.command("ping")
-            return
         except PyMongoError:
             if time.monotonic() > deadline:
                 raise EmbeddedDbError(f"embedded database did not answer at {uri}") from None
             time.sleep(0.1)
+        else:
+            return
         finally:
             client.close()
 
@@ -90,7 +91,7 @@ class EmbeddedDb:
             # Own process group: a Ctrl-C at the terminal reaches the master, which then
             # stops the database after the workers, in order.
             start_new_session=True,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - the master runs no threads yet
+            preexec_fn=_die_with_parent,
         )
         try:
             wait_until_up(self.uri, timeout)

@@ -36,7 +36,8 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields = " ".join(f"{k}={v}" for k, v in getattr(record, "fields", {}).items())
-        return f"{iso(utcnow())} {record.levelname.lower()} {record.name} {record.getMessage()} {fields}"
+        head = f"{iso(utcnow())} {record.levelname.lower()} {record.name}"
+        return f"{head} {record.getMessage()} {fields}"
 
 
 class _Line:

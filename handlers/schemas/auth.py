@@ -13,12 +13,12 @@ class _Strict(Schema):
 
 
 class RegisterSchema(_Strict):
-    firstName = Name(label="First name", required=True)  # noqa: N815 - wire names
-    lastName = Name(label="Last name", required=True)  # noqa: N815
+    firstName = Name(label="First name", required=True)
+    lastName = Name(label="Last name", required=True)
     email = Email(required=True)
     password = Password(required=True)
-    phoneNumber = PhoneNumber(allow_none=True)  # noqa: N815
-    dateOfBirth = DateOfBirth(allow_none=True)  # noqa: N815
+    phoneNumber = PhoneNumber(allow_none=True)
+    dateOfBirth = DateOfBirth(allow_none=True)
 
 
 class LoginSchema(_Strict):
@@ -32,11 +32,11 @@ class LoginSchema(_Strict):
 
 
 class RefreshTokenSchema(_Strict):
-    refreshToken = fields.String(load_default=None, allow_none=True)  # noqa: N815
+    refreshToken = fields.String(load_default=None, allow_none=True)
 
 
 class LogoutSchema(_Strict):
-    refreshToken = fields.String(load_default=None, allow_none=True)  # noqa: N815
+    refreshToken = fields.String(load_default=None, allow_none=True)
 
 
 class ForgotPasswordSchema(_Strict):
