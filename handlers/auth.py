@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from aiohttp_apispec import docs, match_info_schema, request_schema
 
 from handlers._auth import audit_of, require_user
 from handlers._responses import ok
@@ -21,7 +20,15 @@ from handlers.schemas.auth import (
     SessionPathSchema,
     TokenPathSchema,
 )
-from handlers.schemas.common import bearer_auth, errors, refresh_cookie, success
+from handlers.schemas.common import (
+    bearer_auth,
+    docs,
+    errors,
+    match_info_schema,
+    refresh_cookie,
+    request_schema,
+    success,
+)
 from models.users import EmailTaken
 from server.clock import iso
 from server.errors import AccountLocked, BadCredentials

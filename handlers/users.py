@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp_apispec import docs, match_info_schema, querystring_schema, request_schema
 
 from handlers._auth import ADMIN, STAFF, AuthContext, audit_of, requires
 from handlers._responses import ok
 from handlers.schemas import responses as out
-from handlers.schemas.common import errors, success
+from handlers.schemas.common import (
+    docs,
+    errors,
+    match_info_schema,
+    querystring_schema,
+    request_schema,
+    success,
+)
 from handlers.schemas.users import (
     AdminUpdateSchema,
     ChangePasswordSchema,
@@ -37,9 +43,9 @@ class UsersHandler:
     @errors(EmailTaken)
     @requires()
     async def update_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
-        app = request.app
+        app, data = request.app, request[DATA]
         user = await users.update_profile(app[DB], app[CONFIG], app[MAILER], ctx.user,
-                                          request[DATA], app[CLOCK](), audit_of(request))
+                                          data, app[CLOCK](), audit_of(request))
         return ok(data={"user": user.to_public()}, message="Profile updated successfully")
 
     @docs(tags=["users"], summary="Change the signed-in user's password",
@@ -102,7 +108,8 @@ class UsersHandler:
     @errors(InvalidId, users.UserNotFound, users.LastAdmin, EmailTaken)
     @requires(*ADMIN)
     async def update_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
-        app, data = request.app, dict(request[DATA])
+        app, validated = request.app, request[DATA]
+        data = dict(validated)
         user = await users.admin_update(app[DB], app[CONFIG], app[MAILER], data.pop("id"),
                                         data, app[CLOCK](), audit_of(request), ctx.user.id)
         return ok(data={"user": user.to_public()}, message="User updated successfully")

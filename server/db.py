@@ -11,7 +11,7 @@ from pymongo import monitoring
 
 from server.keys import CONFIG, DB, METRICS
 
-Database = AsyncIOMotorDatabase  # type: ignore[type-arg]
+Database = AsyncIOMotorDatabase
 
 # Each model module registers `async def ensure_indexes(db)` here; run once per worker start.
 IndexBuilder = Callable[[Any], Awaitable[None]]

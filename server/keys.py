@@ -27,6 +27,9 @@ STARTED_AT = web.AppKey("started_at", float)
 REQUEST_ID = web.RequestKey("request_id", str)
 USER_ID = web.RequestKey("user_id", str)  # set by authentication, read by the access log
 RESPONSE_HEADERS = web.RequestKey("response_headers", dict)  # inner layers owe these headers
-BODY = web.RequestKey("body", Any)  # parsed, sanitized body (dict) or None
-QUERY = web.RequestKey("query", dict)  # sanitized query: last value of each key wins
-DATA = web.RequestKey("data", dict)  # validated input from the route's schemas
+# The parsed, sanitized body (usually a dict) or None.
+BODY: web.RequestKey[Any] = web.RequestKey("body")
+# The sanitized query: the last value of each key wins.
+QUERY: web.RequestKey[dict[str, str]] = web.RequestKey("query")
+# Validated input from the route's schemas.
+DATA: web.RequestKey[dict[str, Any]] = web.RequestKey("data")

@@ -107,6 +107,6 @@ class Metrics:
         path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if path and os.path.isdir(path):
             merged = CollectorRegistry()
-            MultiProcessCollector(merged, path)
+            MultiProcessCollector(merged, path)  # type: ignore[no-untyped-call]
             return generate_latest(merged)
         return generate_latest(self.registry)

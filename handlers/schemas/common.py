@@ -17,6 +17,9 @@ from http import HTTPStatus
 from typing import Any, TypeVar
 
 from aiohttp_apispec import docs as _docs
+from aiohttp_apispec import match_info_schema as _match_info_schema
+from aiohttp_apispec import querystring_schema as _querystring_schema
+from aiohttp_apispec import request_schema as _request_schema
 from marshmallow import Schema, fields
 
 from server.errors import (
@@ -85,6 +88,21 @@ def success_schema(name: str, data: type[Schema] | Mapping[str, fields.Field] | 
 def docs(**operation: Any) -> Callable[[F], F]:
     """aiohttp-apispec's `@docs` (summary, description, tags, ...) with a typed signature."""
     return _docs(**operation)  # type: ignore[no-any-return]
+
+
+def request_schema(schema: Any, **options: Any) -> Callable[[F], F]:
+    """aiohttp-apispec's `@request_schema` (JSON body) with a typed signature."""
+    return _request_schema(schema, **options)  # type: ignore[no-any-return]
+
+
+def querystring_schema(schema: Any, **options: Any) -> Callable[[F], F]:
+    """aiohttp-apispec's `@querystring_schema` with a typed signature."""
+    return _querystring_schema(schema, **options)  # type: ignore[no-any-return]
+
+
+def match_info_schema(schema: Any, **options: Any) -> Callable[[F], F]:
+    """aiohttp-apispec's `@match_info_schema` (path parameters) with a typed signature."""
+    return _match_info_schema(schema, **options)  # type: ignore[no-any-return]
 
 
 def _apispec_of(func: Any) -> dict[str, Any]:
