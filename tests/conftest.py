@@ -24,6 +24,8 @@ from pymongo import MongoClient
 
 from server.app import create_app
 from server.config import Config, SmtpConfig, load_config, with_overrides
+from server.db import ensure_indexes
+from server.db import make_client as make_motor_client
 from server.embedded_db import EmbeddedDb, free_port
 
 TEST_CONFIG = Path(__file__).with_name("config.test.yaml")
@@ -174,3 +176,13 @@ async def base_url(config: Config) -> AsyncIterator[str]:
     await web.TCPSite(runner, "127.0.0.1", port).start()
     yield f"http://127.0.0.1:{port}"
     await runner.cleanup()
+
+
+@pytest.fixture
+async def db(config: Config) -> AsyncIterator[Any]:
+    """A Motor handle on the test's own database, with every collection's indexes."""
+    client = make_motor_client(config.mongodb.uri, 2.0, 10)
+    database = client[config.mongodb.database]
+    await ensure_indexes(database)
+    yield database
+    client.close()

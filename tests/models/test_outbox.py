@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
-
 from models import outbox
 from server.clock import utcnow
-from server.config import Config
-from server.db import make_client
 from server.emails import OutgoingMail
 
 LEASE = timedelta(seconds=60)
@@ -21,14 +16,6 @@ LEASE = timedelta(seconds=60)
 def mail(to: str = "ann@example.com") -> OutgoingMail:
     return OutgoingMail(to=to, subject="Hello", text="secret-link", html="<p>secret-link</p>")
 
-
-@pytest.fixture
-async def db(config: Config) -> AsyncIterator[Any]:
-    client = make_client(config.mongodb.uri, 2.0, 10)
-    database = client[config.mongodb.database]
-    await outbox.ensure_indexes(database)
-    yield database
-    client.close()
 
 
 class TestEnqueue:

@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from bson import ObjectId
 
 from models import sessions
 from server.clock import utcnow
-from server.config import Config
-from server.db import ensure_indexes, make_client
 
 NOW = utcnow()
 USER = str(ObjectId())
 
-
-@pytest.fixture
-async def db(config: Config) -> AsyncIterator[Any]:
-    client = make_client(config.mongodb.uri, 2.0, 10)
-    database = client[config.mongodb.database]
-    await ensure_indexes(database)
-    yield database
-    client.close()
 
 
 async def new_session(db: Any, user: str = USER, created: timedelta = timedelta(0),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -11,19 +10,9 @@ import pytest
 
 from models import users
 from server.clock import utcnow
-from server.config import Config
-from server.db import ensure_indexes, make_client
 
 NOW = utcnow()
 
-
-@pytest.fixture
-async def db(config: Config) -> AsyncIterator[Any]:
-    client = make_client(config.mongodb.uri, 2.0, 10)
-    database = client[config.mongodb.database]
-    await ensure_indexes(database)
-    yield database
-    client.close()
 
 
 async def new_user(db: Any, email: str = "ada@example.com", **extra: Any) -> users.User:

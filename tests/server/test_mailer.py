@@ -43,14 +43,6 @@ def logged_text(caplog: pytest.LogCaptureFixture) -> str:
                      for r in caplog.records)
 
 
-@pytest.fixture
-async def db(config: Config) -> AsyncIterator[Any]:
-    client = make_client(config.mongodb.uri, 2.0, 10)
-    database = client[config.mongodb.database]
-    await outbox.ensure_indexes(database)
-    yield database
-    client.close()
-
 
 @pytest.fixture
 def smtp_mail(config: Config, smtp_config: SmtpConfig) -> MailConfig:
