@@ -74,11 +74,11 @@ class TestEmbeddedDatabase:
             second.close()
 
 
-def _run(tmp_path: Path, *args: str, **sections: Any) -> subprocess.CompletedProcess[str]:
-    config = write_config(tmp_path / "config.yaml", **sections)
+def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python run.py ARGS` to completion, free of the caller's APP__ overrides."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("APP__")}
     return subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "run.py", "--config", str(config), *args],
+        [sys.executable, "run.py", *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -86,6 +86,11 @@ def _run(tmp_path: Path, *args: str, **sections: Any) -> subprocess.CompletedPro
         timeout=20,
         check=False,
     )
+
+
+def _run(tmp_path: Path, *args: str, **sections: Any) -> subprocess.CompletedProcess[str]:
+    config = write_config(tmp_path / "config.yaml", **sections)
+    return _run_cli("--config", str(config), *args)
 
 
 class TestBadConfig:
@@ -131,14 +136,7 @@ class TestBadConfig:
         assert line.startswith("config error: mongodb.uri:")
 
     def test_unknown_command_is_refused(self) -> None:
-        result = subprocess.run(
-            [sys.executable, "run.py", "bogus"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=20,
-            check=False,
-        )
+        result = _run_cli("bogus")
         assert result.returncode == 1
         assert result.stderr == "unknown command 'bogus': expected one of serve, create-admin\n"
 
@@ -149,16 +147,7 @@ class TestPortInUse:
         holder = Service(tmp_path, config, workers=1)
         try:
             holder.start()
-            env = {k: v for k, v in os.environ.items() if not k.startswith("APP__")}
-            result = subprocess.run(  # noqa: S603 - fixed argv
-                [sys.executable, "run.py", "--config", str(config), "--port", str(holder.port)],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=20,
-                check=False,
-            )
+            result = _run_cli("--config", str(config), "--port", str(holder.port))
             assert result.returncode == 1
             (line,) = result.stderr.strip().splitlines()
             assert line.startswith(f"cannot listen on 127.0.0.1:{holder.port}")
