@@ -203,7 +203,7 @@ def _render(rows: list[Row], found: list[Check], cpu: str, rss: dict[str, float]
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0, help="per scenario")
-    parser.add_argument("--login-seconds", type=float, default=8.0)
+    parser.add_argument("--login-seconds", type=float, default=20.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved /health rounds")
     parser.add_argument("--nice", type=int, default=0,
