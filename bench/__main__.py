@@ -25,6 +25,8 @@ from server.embedded_db import EmbeddedDb
 # Login connections per worker: workers share one listening socket, so the kernel need not
 # split connections evenly; 8 each keeps every worker's bcrypt pool (a thread per core) full.
 LOGINS_PER_WORKER = 8
+# The bare app again, sending the contract's response headers: bytes versus chain work.
+DRESSED = "bare + contract headers"
 
 
 async def _service_rows(target: Process, settings: Settings,
@@ -50,13 +52,13 @@ async def _service_rows(target: Process, settings: Settings,
     return rows, limit
 
 
-async def _health_db_ops(bare_app: Process, targets: list[Process],
+async def _health_db_ops(yardsticks: list[Process], targets: list[Process],
                          settings: Settings) -> dict[str, Row]:
     """Interleaved /health rounds, with database commands per request for the services."""
     async with aiohttp.ClientSession() as session:
         before = {t.name: await probe.counters(session, t.url) for t in targets}
         rows = await scenarios.health_rounds(
-            {t.name: t for t in [bare_app, *targets]}, settings)
+            {t.name: t for t in [*yardsticks, *targets]}, settings)
         for t in targets:
             after = await probe.counters(session, t.url)
             served = after.requests - before[t.name].requests
@@ -73,16 +75,16 @@ async def run(settings: Settings) -> str:
     uri = db.start()
     on = write_config(OUT / "bench-limiter-on.yaml", uri, "gatehouse_bench", limiter=True)
     off = write_config(OUT / "bench-limiter-off.yaml", uri, "gatehouse_bench", limiter=False)
-    bare_app = bare()
+    bare_app, dressed = bare(), bare(DRESSED, contract_headers=True)
     one, two = gatehouse("full chain, 1 worker", on, 1), gatehouse("full chain, 2 workers", on, 2)
     lone = gatehouse("limiter off, 1 worker", off, 1)
     rss: dict[str, float] = {}
     try:
-        for process in (bare_app, one, two):
-            process.start("/health" if process is bare_app else "/health/ready")
-        for process in (bare_app, one, two):  # warm-up: imports, caches, connection pools
+        for process in (bare_app, dressed, one, two):
+            process.start("/health" if process in (bare_app, dressed) else "/health/ready")
+        for process in (bare_app, dressed, one, two):  # warm-up: imports, caches, pools
             await wrk.run(process.url + "/health", 1, settings.connections)
-        health = await _health_db_ops(bare_app, [one, two], settings)
+        health = await _health_db_ops([bare_app, dressed], [one, two], settings)
         by_one, limit_one = await _service_rows(one, settings, "rate limiter on")
         by_two, limit_two = await _service_rows(two, settings, "rate limiter on")
         rss.update(_peaks(one, two, bare_app))
@@ -93,10 +95,10 @@ async def run(settings: Settings) -> str:
         me_off = await scenarios.users_me(lone, settings, "rate limiter off")
         rss.update(_peaks(lone))
     finally:
-        for process in (bare_app, one, two, lone):
+        for process in (bare_app, dressed, one, two, lone):
             process.stop()
         db.stop()
-    rows = [health["bare"], health[one.name], health[two.name]]
+    rows = [health["bare"], health[DRESSED], health[one.name], health[two.name]]
     for key in ("404", "me", "login", "refresh", "health_login"):
         rows += [by_one[key], by_two[key]]
     rows.append(me_off)
@@ -123,11 +125,12 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def _cpu_line(health: dict[str, Row], p1: Process, p2: Process) -> str:
-    bare, one, two = (health[name].cpu_us for name in ("bare", p1.name, p2.name))
+    bare, dressed, one, two = (health[name].cpu_us
+                               for name in ("bare", DRESSED, p1.name, p2.name))
     ratio = _ratio(one, bare)
-    return (f"Server CPU per /health request (all threads): bare {_us(bare)}, full chain "
-            f"{_us(one)} at 1 worker ({ratio:.2f} x bare), {_us(two)} at 2 workers"
-            if ratio else "Server CPU per /health request: n/a")
+    return (f"Server CPU per /health request (all threads): bare {_us(bare)}, bare + contract "
+            f"headers {_us(dressed)}, full chain {_us(one)} at 1 worker ({ratio:.2f} x bare), "
+            f"{_us(two)} at 2 workers" if ratio else "Server CPU per /health request: n/a")
 
 
 def _us(value: float | None) -> str:

@@ -20,7 +20,7 @@ from aiohttp.test_utils import make_mocked_request
 import middlewares
 from bench import bare_app
 from server.app import create_app
-from server.config import load_config
+from server.config import Config, load_config
 from server.logs import setup_logging
 
 ROOT_CONFIG = "config.yaml"
@@ -57,10 +57,22 @@ async def per_request_us(app: web.Application) -> float:
     return statistics.median(times)
 
 
-def _app_without(name: str | None) -> web.Application:
-    app = create_app(load_config(ROOT_CONFIG))
-    if name == "response hooks":
+ALL_LAYERS = "every layer and hook"
+
+
+def layer_names(config: Config) -> list[str]:
+    """What app_without can remove: each middleware by name, the response hooks, or all."""
+    chain = [getattr(m, "__name__", "?") for m in middlewares.build_middlewares(config)]
+    return [*chain, "response hooks", ALL_LAYERS]
+
+
+def app_without(config: Config, name: str | None) -> web.Application:
+    """The service's app with one layer (or all of them) taken out; None keeps everything."""
+    app = create_app(config)
+    if name in ("response hooks", ALL_LAYERS):
         app.on_response_prepare.clear()
+    if name == ALL_LAYERS:
+        app.middlewares.clear()
     elif name is not None:  # the chain may change until the app is frozen
         app.middlewares[:] = [m for m in app.middlewares
                               if name not in getattr(m, "__name__", "")]
@@ -71,14 +83,13 @@ async def main() -> None:
     sys.stdout = open("/dev/null", "w")  # noqa: SIM115, ASYNC230 - the access log goes here
     setup_logging(load_config(ROOT_CONFIG).logging)
     bare = await per_request_us(bare_app.make_app())
-    full = await per_request_us(_app_without(None))
+    config = load_config(ROOT_CONFIG)
+    full = await per_request_us(app_without(config, None))
     lines = [f"bare aiohttp: {bare:.1f} us, full chain: {full:.1f} us per /health "
              f"({full / bare:.2f} x); cost of each layer (full minus full-without-it; "
              "differences within about 1 us are noise):"]
-    layers = [getattr(m, "__name__", "?") for m in middlewares.build_middlewares(
-        load_config(ROOT_CONFIG))] + ["response hooks"]
-    for layer in layers:
-        without = await per_request_us(_app_without(layer))
+    for layer in layer_names(config)[:-1]:
+        without = await per_request_us(app_without(config, layer))
         lines.append(f"  {layer:<34} {full - without:5.1f} us")
     print("\n".join(lines), file=sys.stderr)
 

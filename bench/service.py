@@ -158,5 +158,6 @@ def gatehouse(name: str, config: Path, workers: int) -> Process:
                           "--workers", str(workers)])
 
 
-def bare(name: str = "bare") -> Process:
-    return Process(name, [sys.executable, "-m", "bench.bare_app"])
+def bare(name: str = "bare", contract_headers: bool = False) -> Process:
+    flags = ["--contract-headers"] if contract_headers else []
+    return Process(name, [sys.executable, "-m", "bench.bare_app", *flags])
