@@ -3,10 +3,11 @@
 bench.breakdown times the chain in process, where everything is cache-hot; a served request
 pays about twice that. This serves the real app once per variant (the full chain, the chain
 with one layer or the response hooks taken out, the chain with all of them out) on uvloop
-in its own process, next to the bare yardstick with and without the contract's response
-headers, drives /health with wrk in interleaved rounds and prints requests/s, the ratio to
-the bare app and the server's CPU time per request (user + system, from /proc). A layer's
-cost is the full chain's CPU per request minus that of the variant without it.
+in its own process, next to the bare yardstick alone, with the contract's response headers,
+with ten middlewares that only pass the request on, and with both. It drives /health with
+wrk in interleaved rounds and prints requests/s, the ratio to the bare app and the server's
+CPU time per request (user + system, from /proc). A layer's cost is the full chain's CPU per
+request minus that of the variant without it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ from server.supervisor import metrics_dir
 FULL = "full chain"
 BARE = "bare"
 DRESSED = "bare + contract headers"
+LAYERED = "bare + 10 empty middlewares"
+BOTH = "bare + contract headers + 10 empty middlewares"
+YARDSTICKS = {BARE: (False, 0), DRESSED: (True, 0), LAYERED: (False, 10), BOTH: (True, 10)}
 
 
 def serve(config_path: str, variant: str, port: int) -> None:
@@ -43,8 +47,9 @@ def serve(config_path: str, variant: str, port: int) -> None:
 
 
 def _variant(config: Path, name: str) -> Process:
-    if name in (BARE, DRESSED):
-        return bare(name, contract_headers=name == DRESSED)
+    if name in YARDSTICKS:
+        headers, layers = YARDSTICKS[name]
+        return bare(name, contract_headers=headers, empty_layers=layers)
     return Process(name, [sys.executable, "-m", "bench.ablation", "--serve", name,
                           "--config", str(config)])
 
@@ -69,8 +74,9 @@ def render(found: dict[str, tuple[float, float]]) -> str:
     lines = ["| variant | req/s | x bare | CPU us/req | saved vs full chain |",
              "| --- | --: | --: | --: | --: |"]
     for name, (rps, us) in found.items():
-        saved = f"{full_us - us:.1f}" if name not in (BARE, DRESSED, FULL) else ""
-        label = name if name in (BARE, DRESSED, FULL) else f"without {name}"
+        kept = name in YARDSTICKS or name == FULL
+        saved = "" if kept else f"{full_us - us:.1f}"
+        label = name if kept else f"without {name}"
         lines.append(f"| {label} | {rps:,.0f} | {rps / bare_rps:.2f} | {us:.1f} | {saved} |")
     return "\n".join(lines)
 
@@ -79,7 +85,7 @@ async def run(rounds: int, seconds: float, connections: int) -> str:
     db = EmbeddedDb(":memory:")
     uri = db.start()
     config = write_config(OUT / "ablation.yaml", uri, "gatehouse_ablation", limiter=True)
-    names = [BARE, DRESSED, FULL, *layer_names(load_config(config))]
+    names = [*YARDSTICKS, FULL, *layer_names(load_config(config))]
     processes = [_variant(config, name) for name in names]
     try:
         for process in processes:

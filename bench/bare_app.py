@@ -4,7 +4,8 @@
 /health against this, in the same run, on the same machine. With `--contract-headers` the
 handler also sends the headers the contract puts on every answer (request id, the helmet
 set, `Vary: Origin`), still with no middleware: the share of the gap that is bytes on the
-wire rather than work in the chain.
+wire rather than work in the chain. With `--empty-layers N` it runs N middlewares that
+only pass the request on: the price of the layering itself.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import UTC, datetime
 import orjson
 import uvloop
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 STARTED_AT = time.monotonic()
 
@@ -33,8 +35,13 @@ async def health(request: web.Request) -> web.Response:
     }), content_type="application/json")
 
 
-def make_app(contract_headers: bool = False) -> web.Application:
-    app = web.Application()
+@web.middleware
+async def pass_through(request: web.Request, handler: Handler) -> web.StreamResponse:
+    return await handler(request)
+
+
+def make_app(contract_headers: bool = False, empty_layers: int = 0) -> web.Application:
+    app = web.Application(middlewares=[pass_through] * empty_layers)
     if not contract_headers:
         app.router.add_get("/health", health)
         return app
@@ -57,9 +64,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--contract-headers", action="store_true")
+    parser.add_argument("--empty-layers", type=int, default=0)
     args = parser.parse_args()
-    web.run_app(make_app(args.contract_headers), host="127.0.0.1", port=args.port, access_log=None,
-                print=None, loop=uvloop.new_event_loop())
+    web.run_app(make_app(args.contract_headers, args.empty_layers), host="127.0.0.1",
+                port=args.port, access_log=None, print=None, loop=uvloop.new_event_loop())
 
 
 if __name__ == "__main__":

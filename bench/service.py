@@ -158,6 +158,7 @@ def gatehouse(name: str, config: Path, workers: int) -> Process:
                           "--workers", str(workers)])
 
 
-def bare(name: str = "bare", contract_headers: bool = False) -> Process:
+def bare(name: str = "bare", contract_headers: bool = False, empty_layers: int = 0) -> Process:
     flags = ["--contract-headers"] if contract_headers else []
+    flags += ["--empty-layers", str(empty_layers)] if empty_layers else []
     return Process(name, [sys.executable, "-m", "bench.bare_app", *flags])
