@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench import wrk
+from bench import bare_app, wrk
 from bench.report import Check, Row, checks, table
 
 REPORT = """Running 5s test @ http://127.0.0.1:8080/health
@@ -104,3 +104,25 @@ class TestDatabaseCommandCounter:
             assert (await client.get("/health/ready")).status == 200
         after = db_commands(await (await client.get("/metrics")).text())
         assert after["ping"] - before.get("ping", 0) == 3
+
+
+class TestYardsticks:
+    """The bare app stands in for the service in the ratios: same body shape, and with
+    --contract-headers the same response headers the service sends on /health."""
+
+    async def test_contract_headers_match_the_service(self, aiohttp_client, client):
+        dressed = await aiohttp_client(bare_app.make_app(contract_headers=True))
+        ours, theirs = await client.get("/health"), await dressed.get("/health")
+        # aiohttp's Server banner is the one difference: the service removes it.
+        skipped = {"Server", "Date", "Content-Length"}
+        assert ({h.title() for h in theirs.headers} - skipped
+                == {h.title() for h in ours.headers} - skipped)
+        assert (await theirs.json()).keys() == (await ours.json()).keys()
+
+    async def test_plain_and_layered_bare_app_send_no_contract_header(self, aiohttp_client):
+        for app in (bare_app.make_app(), bare_app.make_app(empty_layers=10)):
+            reply = await (await aiohttp_client(app)).get("/health")
+            assert reply.status == 200
+            assert "X-Request-ID" not in reply.headers
+            assert "Content-Security-Policy" not in reply.headers
+        assert len(bare_app.make_app(empty_layers=10).middlewares) == 10
