@@ -19,14 +19,21 @@ from bench import machine, probe, scenarios, wrk
 from bench.probe import API
 from bench.report import Check, Row, checks, table
 from bench.scenarios import Settings
-from bench.service import LIFTED, OUT, Process, bare, gatehouse, peak_rss_mb, write_config
+from bench.service import (
+    DRESSED,
+    LIFTED,
+    OUT,
+    Process,
+    bare,
+    gatehouse,
+    peak_rss_mb,
+    write_config,
+)
 from server.embedded_db import EmbeddedDb
 
 # Login connections per worker: workers share one listening socket, so the kernel need not
 # split connections evenly; 8 each keeps every worker's bcrypt pool (a thread per core) full.
 LOGINS_PER_WORKER = 8
-# The bare app again, sending the contract's response headers: bytes versus chain work.
-DRESSED = "bare + contract headers"
 
 
 async def _service_rows(target: Process, settings: Settings,

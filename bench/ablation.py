@@ -23,7 +23,7 @@ from aiohttp import web
 
 from bench import wrk
 from bench.breakdown import ALL_LAYERS, app_without, layer_names
-from bench.service import OUT, Process, bare, write_config
+from bench.service import DRESSED, OUT, Process, bare, write_config
 from server.config import load_config
 from server.embedded_db import EmbeddedDb
 from server.logs import setup_logging
@@ -31,7 +31,6 @@ from server.supervisor import metrics_dir
 
 FULL = "full chain"
 BARE = "bare"
-DRESSED = "bare + contract headers"
 LAYERED = "bare + 10 empty middlewares"
 BOTH = "bare + contract headers + 10 empty middlewares"
 YARDSTICKS = {BARE: (False, 0), DRESSED: (True, 0), LAYERED: (False, 10), BOTH: (True, 10)}

@@ -158,6 +158,10 @@ def gatehouse(name: str, config: Path, workers: int) -> Process:
                           "--workers", str(workers)])
 
 
+# The bare app sending the contract's response headers: bytes on the wire versus chain work.
+DRESSED = "bare + contract headers"
+
+
 def bare(name: str = "bare", contract_headers: bool = False, empty_layers: int = 0) -> Process:
     flags = ["--contract-headers"] if contract_headers else []
     flags += ["--empty-layers", str(empty_layers)] if empty_layers else []
