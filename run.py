@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from server.config import Config, ConfigError, load_config
+from server.core.config import Config, ConfigError, load_config
 
 DEFAULT_CONFIG = Path(__file__).with_name("config.yaml")
 COMMANDS = ("serve", "create-admin")
@@ -50,8 +50,8 @@ def _fail(message: str) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from server.embedded_db import EmbeddedDbError
-    from server.supervisor import serve
+    from server.runtime.embedded_db import EmbeddedDbError
+    from server.runtime.supervisor import serve
 
     config, reload_config = _config_loader(args)
     try:
@@ -64,43 +64,23 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _create_admin(args: argparse.Namespace) -> int:
-    from server.embedded_db import EmbeddedDbError
-    from server.errors import AppError
-    from server.supervisor import embedded_database
+    from server.core.errors import AppError
+    from server.runtime.admin_command import create_admin_command
+    from server.runtime.embedded_db import EmbeddedDbError
+    from server.runtime.supervisor import embedded_database
 
     config, _ = _config_loader(args)
     try:
         with embedded_database(config) as live:
-            done = asyncio.run(_create_admin_in(live, args))
+            done = asyncio.run(create_admin_command(
+                live, email=args.email, password=args.password, first_name=args.first_name,
+                last_name=args.last_name))
     except AppError as exc:
         return _fail(exc.text)
     except EmbeddedDbError as exc:
         return _fail(f"database error: {exc}")
     print(done)
     return 0
-
-
-async def _create_admin_in(config: Config, args: argparse.Namespace) -> str:
-    """Returns what was done, in words (created, promoted, already an admin)."""
-    # Imported here: the admin service (and the models it registers indexes for) is only
-    # needed by this subcommand.
-    from server.db import ensure_indexes, make_client
-    from server.services.admin import create_admin
-
-    client = make_client(config.mongodb.uri, config.mongodb.timeout.total_seconds(), 2)
-    try:
-        db = client[config.mongodb.database]
-        await ensure_indexes(db)
-        return await create_admin(
-            db,
-            config,
-            email=args.email,
-            password=args.password,
-            first_name=args.first_name,
-            last_name=args.last_name,
-        )
-    finally:
-        client.close()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,7 +29,7 @@ from bench.service import (
     peak_rss_mb,
     write_config,
 )
-from server.embedded_db import EmbeddedDb
+from server.runtime.embedded_db import EmbeddedDb
 
 # Login connections per worker: workers share one listening socket, so the kernel need not
 # split connections evenly; 8 each keeps every worker's bcrypt pool (a thread per core) full.

@@ -24,10 +24,10 @@ from aiohttp import web
 from bench import wrk
 from bench.breakdown import ALL_LAYERS, app_without, layer_names
 from bench.service import DRESSED, OUT, Process, bare, write_config
-from server.config import load_config
-from server.embedded_db import EmbeddedDb
-from server.logs import setup_logging
-from server.supervisor import metrics_dir
+from server.core.config import load_config
+from server.observability.logs import setup_logging
+from server.runtime.embedded_db import EmbeddedDb
+from server.runtime.supervisor import metrics_dir
 
 FULL = "full chain"
 BARE = "bare"

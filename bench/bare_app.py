@@ -47,7 +47,7 @@ def make_app(contract_headers: bool = False, empty_layers: int = 0) -> web.Appli
         return app
     # Imported only here: the plain yardstick loads nothing of the service (its RSS and
     # caches stay those of a bare app).
-    from middlewares.security_headers import SECURITY_HEADERS
+    from server.core.http import SECURITY_HEADERS
 
     async def health_with_contract_headers(request: web.Request) -> web.Response:
         response = await health(request)

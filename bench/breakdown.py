@@ -19,9 +19,9 @@ from aiohttp.test_utils import make_mocked_request
 
 import middlewares
 from bench import bare_app
-from server.app import create_app
-from server.config import Config, load_config
-from server.logs import setup_logging
+from server.core.config import Config, load_config
+from server.observability.logs import setup_logging
+from server.web.app import create_app
 
 ROOT_CONFIG = "config.yaml"
 REQUESTS = 2000

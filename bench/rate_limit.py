@@ -33,7 +33,7 @@ import redis
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from server.embedded_db import EmbeddedDb, free_port
+from server.runtime.embedded_db import EmbeddedDb, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 ME = "/api/v1/users/me"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import yaml  # type: ignore[import-untyped]
 
-from server.embedded_db import free_port
+from server.runtime.embedded_db import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out"

@@ -22,11 +22,11 @@ from aiohttp import web
 from motor.motor_asyncio import AsyncIOMotorClient
 
 from models import users
-from server.app import create_app
-from server.clock import utcnow
-from server.config import load_config
-from server.embedded_db import EmbeddedDb, free_port
+from server.core.clock import utcnow
+from server.core.config import load_config
+from server.runtime.embedded_db import EmbeddedDb, free_port
 from server.security import hash_password
+from server.web.app import create_app
 
 # Fast bcrypt, no rate limit, console mail: the listing is what is measured.
 TEST_CONFIG = Path(__file__).resolve().parents[1] / "tests" / "config.test.yaml"

@@ -12,10 +12,12 @@ from aiohttp import web
 
 from handlers.schemas.common import bearer_auth
 from models.users import User, find_by_session
-from server.errors import AppError, Forbidden, InvalidToken, TokenMissing
-from server.keys import CLOCK, CONFIG, DB, METRICS, REQUEST_ID, USER_ID
-from server.logs import security_event
-from server.request_info import client_ip
+from server.core.errors import AppError, Forbidden, InvalidToken, TokenMissing
+from server.core.keys import CLOCK, CONFIG, REQUEST_ID, USER_ID
+from server.db import DB
+from server.http.request import client_ip
+from server.observability.logs import security_event
+from server.observability.metrics import METRICS
 from server.security import decode_access_token
 from server.services.audit import Audit
 

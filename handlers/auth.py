@@ -7,7 +7,6 @@ from typing import Any
 from aiohttp import web
 
 from handlers._auth import audit_of, require_user
-from handlers._responses import ok
 from handlers.schemas import responses as out
 from handlers.schemas.auth import (
     EmptySchema,
@@ -29,13 +28,26 @@ from handlers.schemas.common import (
     request_schema,
     success,
 )
-from models.users import EmailTaken
-from server.clock import iso
-from server.errors import AccountLocked, BadCredentials
-from server.keys import CLOCK, CONFIG, DATA, DB, MAILER
-from server.request_info import client_ip
+from server.core.clock import iso
+from server.core.errors import (
+    AccountDeactivated,
+    AccountLocked,
+    AlreadyVerified,
+    BadCredentials,
+    EmailTaken,
+    InvalidRefreshToken,
+    InvalidResetToken,
+    InvalidVerificationToken,
+    RefreshTokenMissing,
+    SessionNotFound,
+)
+from server.core.keys import CLOCK, CONFIG, DATA
+from server.db import DB
+from server.http.request import client_ip
+from server.http.responses import ok
+from server.mail.sender import MAILER
 from server.services import auth, sessions
-from server.services.sessions import RefreshTokenMissing, Started
+from server.services.sessions import Started
 
 COOKIE = "refreshToken"
 COOKIE_PATH = "/api/v1/auth"
@@ -88,7 +100,7 @@ class AuthHandler:
     @success(out.LoginResponseSchema, sets_refresh_cookie=True, description="Signed in",
              links=out.LOGIN_LINKS)
     @errors(BadCredentials, AccountLocked(extra={"retryAfter": 7200}),
-            sessions.AccountDeactivated)
+            AccountDeactivated)
     async def login(self, request: web.Request) -> web.Response:
         app, data = request.app, request[DATA]
         started = await auth.login(app[DB], app[CONFIG], data["email"], data["password"],
@@ -101,7 +113,7 @@ class AuthHandler:
     @refresh_cookie
     @success(out.RefreshResponseSchema, sets_refresh_cookie=True,
              description="A new access token; the refresh token is rotated")
-    @errors(RefreshTokenMissing, sessions.InvalidRefreshToken, sessions.AccountDeactivated)
+    @errors(RefreshTokenMissing, InvalidRefreshToken, AccountDeactivated)
     async def refresh_token(self, request: web.Request) -> web.Response:
         app = request.app
         in_body = request[DATA].get("refreshToken")
@@ -160,7 +172,7 @@ class AuthHandler:
     @bearer_auth()
     @success(out.MessageResponseSchema, description="That session ended",
              example=out.message_example("Session ended"))
-    @errors(sessions.SessionNotFound)
+    @errors(SessionNotFound)
     async def delete_session(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         await sessions.end_session_of(request.app[DB], ctx.user, request[DATA]["id"],
@@ -171,7 +183,7 @@ class AuthHandler:
     @match_info_schema(TokenPathSchema)
     @success(out.MessageResponseSchema, description="Verified (the link is single use)",
              example=out.message_example("Email verified successfully"))
-    @errors(auth.InvalidVerificationToken)
+    @errors(InvalidVerificationToken)
     async def verify_email(self, request: web.Request) -> web.Response:
         app = request.app
         await auth.verify_email(app[DB], request[DATA]["token"], app[CLOCK](),
@@ -183,7 +195,7 @@ class AuthHandler:
     @bearer_auth()
     @success(out.MessageResponseSchema, description="A new link is mailed; older ones stop working",
              example=out.message_example("Verification email sent"))
-    @errors(auth.AlreadyVerified)
+    @errors(AlreadyVerified)
     async def resend_verification(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         app = request.app
@@ -207,7 +219,7 @@ class AuthHandler:
     @success(out.MessageResponseSchema,
              description="Password set; every session ended; the lock cleared",
              example=out.message_example("Password reset successfully"))
-    @errors(auth.InvalidResetToken)
+    @errors(InvalidResetToken)
     async def reset_password(self, request: web.Request) -> web.Response:
         app, data = request.app, request[DATA]
         await auth.reset_password(app[DB], app[CONFIG], data["token"], data["password"],

@@ -9,8 +9,8 @@ import orjson
 from aiohttp import web
 from swagger_ui_bundle import swagger_ui_path
 
-from middlewares.security_headers import CONTENT_SECURITY_POLICY
-from server.docs import build_openapi
+from handlers.openapi.document import build_openapi
+from server.core.http import CONTENT_SECURITY_POLICY
 
 OWN_FILES = Path(__file__).with_name("docs_static")
 SWAGGER_FILES = Path(str(swagger_ui_path))

@@ -6,7 +6,6 @@ import time
 
 from aiohttp import web
 
-from handlers._responses import json_response
 from handlers.schemas.common import docs, success
 from handlers.schemas.health import (
     DOWN_EXAMPLE,
@@ -16,11 +15,12 @@ from handlers.schemas.health import (
     HealthSchema,
     ReadySchema,
 )
-from server import __version__
-from server.clock import iso, utcnow
-from server.db import ping
-from server.keys import CONFIG, DB, METRICS, STARTED_AT
-from server.metrics import CONTENT_TYPE
+from server.core import __version__
+from server.core.clock import iso, utcnow
+from server.core.keys import CONFIG, STARTED_AT
+from server.db import DB, ping
+from server.http.responses import json_response
+from server.observability.metrics import CONTENT_TYPE, METRICS
 
 
 class HealthHandler:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers._auth import ADMIN, STAFF, AuthContext, audit_of, requires
-from handlers._responses import ok
 from handlers.schemas import responses as out
 from handlers.schemas.common import (
     docs,
@@ -22,9 +21,17 @@ from handlers.schemas.users import (
     ProfileUpdateSchema,
     UserIdPathSchema,
 )
-from models.users import EmailTaken
-from server.errors import InvalidId
-from server.keys import CLOCK, CONFIG, DATA, DB, MAILER
+from server.core.errors import (
+    CurrentPasswordIncorrect,
+    EmailTaken,
+    InvalidId,
+    LastAdmin,
+    UserNotFound,
+)
+from server.core.keys import CLOCK, CONFIG, DATA
+from server.db import DB
+from server.http.responses import ok
+from server.mail.sender import MAILER
 from server.services import users
 
 
@@ -53,7 +60,7 @@ class UsersHandler:
     @request_schema(ChangePasswordSchema)
     @success(out.MessageResponseSchema, description="Changed; other sessions ended",
              example=out.message_example("Password changed successfully"))
-    @errors(users.CurrentPasswordIncorrect)
+    @errors(CurrentPasswordIncorrect)
     @requires()
     async def change_password(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, data = request.app, request[DATA]
@@ -66,7 +73,7 @@ class UsersHandler:
           description="Every session ends; signing in then answers 403.")
     @success(out.MessageResponseSchema, description="Deactivated; sessions ended",
              example=out.message_example("Account deactivated successfully"))
-    @errors(users.LastAdmin)
+    @errors(LastAdmin)
     @requires()
     async def deactivate_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app = request.app
@@ -92,7 +99,7 @@ class UsersHandler:
     @docs(tags=["users"], summary="Get one user (admin, moderator)")
     @match_info_schema(UserIdPathSchema)
     @success(out.UserResponseSchema, description="The user")
-    @errors(InvalidId, users.UserNotFound)
+    @errors(InvalidId, UserNotFound)
     @requires(*STAFF)
     async def get_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
         user = await users.get_user(request.app[DB], request[DATA]["id"])
@@ -105,7 +112,7 @@ class UsersHandler:
     @request_schema(AdminUpdateSchema)
     @success(out.UserResponseSchema, description="The updated user",
              example=out.user_example("User updated successfully"))
-    @errors(InvalidId, users.UserNotFound, users.LastAdmin, EmailTaken)
+    @errors(InvalidId, UserNotFound, LastAdmin, EmailTaken)
     @requires(*ADMIN)
     async def update_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, validated = request.app, request[DATA]
@@ -119,7 +126,7 @@ class UsersHandler:
     @match_info_schema(UserIdPathSchema)
     @success(out.MessageResponseSchema, description="Deleted for good",
              example=out.message_example("User deleted"))
-    @errors(InvalidId, users.UserNotFound, users.LastAdmin)
+    @errors(InvalidId, UserNotFound, LastAdmin)
     @requires(*ADMIN)
     async def delete_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
         await users.delete_user(request.app[DB], request[DATA]["id"], audit_of(request),

@@ -14,7 +14,7 @@ from middlewares.request_id import request_id_middleware
 from middlewares.sanitize import sanitize_middleware
 from middlewares.security_headers import security_headers_middleware
 from middlewares.validation import validation_middleware
-from server.config import Config
+from server.core.config import Config
 
 
 def build_middlewares(config: Config) -> list[web.middleware]:  # type: ignore[valid-type]

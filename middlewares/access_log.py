@@ -8,9 +8,9 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from server.keys import REQUEST_ID, USER_ID
-from server.logs import ACCESS, access
-from server.request_info import client_ip, route_template
+from server.core.keys import REQUEST_ID, USER_ID
+from server.http.request import client_ip, route_template
+from server.observability.logs import ACCESS, access
 
 
 def _loggable_path(request: web.Request) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from server.errors import PayloadTooLarge, UnsupportedMediaType
+from server.core.errors import PayloadTooLarge, UnsupportedMediaType
 
 ACCEPTED_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded"})
 

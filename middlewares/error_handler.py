@@ -8,8 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, ServerSelectionTimeoutError
 
-from handlers._responses import envelope
-from server.errors import (
+from server.core.errors import (
     AppError,
     InvalidJson,
     MethodNotAllowed,
@@ -17,8 +16,9 @@ from server.errors import (
     PayloadTooLarge,
     ServiceUnavailable,
 )
-from server.keys import CONFIG, REQUEST_ID
-from server.logs import APP
+from server.core.keys import CONFIG, REQUEST_ID
+from server.http.responses import envelope
+from server.observability.logs import APP
 
 # AutoReconnect, NetworkTimeout and NotPrimaryError are ConnectionFailure subclasses.
 DATABASE_DOWN = (ConnectionFailure, ServerSelectionTimeoutError, ExecutionTimeout)

@@ -7,8 +7,8 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from server.keys import METRICS
-from server.request_info import route_template
+from server.http.request import route_template
+from server.observability.metrics import METRICS
 
 # Any token is a valid HTTP method; label only the known ones so a scanner cannot
 # mint a new time series per invented method.

@@ -7,12 +7,13 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
-from server.config import RateLimitConfig
-from server.errors import AppError, TooManyRequests
-from server.keys import CLOCK, CONFIG, METRICS, REQUEST_ID, RESPONSE_HEADERS
-from server.logs import security_event
+from server.core.config import RateLimitConfig
+from server.core.errors import AppError, TooManyRequests
+from server.core.keys import CLOCK, CONFIG, REQUEST_ID, RESPONSE_HEADERS
+from server.http.request import client_ip
+from server.observability.logs import security_event
+from server.observability.metrics import METRICS
 from server.ratelimit import LIMITER, Budget, Usage, most_constraining, usage_headers
-from server.request_info import client_ip
 from server.security import decode_access_token
 
 # Routes that take or mint credentials get a tighter per-IP budget of their own (API.md).

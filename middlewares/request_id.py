@@ -8,7 +8,7 @@ import re
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from server.keys import REQUEST_ID
+from server.core.keys import REQUEST_ID
 
 HEADER = "X-Request-ID"
 _WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,64}")

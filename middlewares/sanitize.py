@@ -13,8 +13,8 @@ import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from server.errors import InvalidJson
-from server.keys import BODY, QUERY
+from server.core.errors import InvalidJson
+from server.core.keys import BODY, QUERY
 
 
 def _is_unsafe_key(key: str) -> bool:

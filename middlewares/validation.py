@@ -14,8 +14,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from marshmallow import Schema, ValidationError
 
-from server.errors import FieldError, ValidationFailed
-from server.keys import BODY, DATA, QUERY
+from server.core.errors import FieldError, ValidationFailed
+from server.core.keys import BODY, DATA, QUERY
 
 _SOURCES: dict[str, Callable[[web.Request], Any]] = {
     "json": lambda r: r[BODY],

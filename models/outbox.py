@@ -19,8 +19,17 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, ReturnDocument
 
-from server.db import INDEX_BUILDERS
-from server.emails import OutgoingMail
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    """One message to enqueue: a recipient, a subject and the same content twice."""
+
+    to: str
+    subject: str
+    text: str
+    html: str
+
+
 
 COLLECTION = "outbox"
 PENDING, SENT, FAILED = "pending", "sent", "failed"
@@ -59,8 +68,6 @@ async def ensure_indexes(db: Any) -> None:
     await coll.create_index("finishedAt", name="finished_ttl",
                             expireAfterSeconds=int(KEEP_FINISHED.total_seconds()))
 
-
-INDEX_BUILDERS.append(ensure_indexes)
 
 
 async def enqueue(db: Any, mail: OutgoingMail, now: datetime) -> str:

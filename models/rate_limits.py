@@ -11,8 +11,6 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
-from server.db import INDEX_BUILDERS
-
 COLLECTION = "rate_limits"
 
 # Document: {_id: "<budget>:<subject>:<window start>", n: <hits so far>, expiresAt: <window end>}.
@@ -24,8 +22,6 @@ async def ensure_indexes(db: Any) -> None:
     """TTL index: a counter disappears once its window has ended."""
     await db[COLLECTION].create_index("expiresAt", expireAfterSeconds=0)
 
-
-INDEX_BUILDERS.append(ensure_indexes)
 
 
 async def increment(db: Any, key: str, amount: int, expires_at: datetime) -> int:

@@ -16,8 +16,6 @@ from typing import Any
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
 
-from server.db import INDEX_BUILDERS
-
 COLLECTION = "sessions"
 ROTATED_KEPT = 20
 
@@ -59,8 +57,6 @@ class Session:
 async def ensure_indexes(db: Any) -> None:
     await db[COLLECTION].create_indexes(INDEXES)
 
-
-INDEX_BUILDERS.append(ensure_indexes)
 
 
 def new_session_id() -> str:

@@ -20,18 +20,12 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.collation import Collation
 from pymongo.errors import DuplicateKeyError
 
-from server.clock import iso
-from server.db import INDEX_BUILDERS
-from server.errors import Conflict
+from server.core.clock import iso
+from server.core.errors import EmailTaken
 
 COLLECTION = "users"
 ROLES = ("user", "admin", "moderator")
 DEFAULT_PREFERENCES: dict[str, Any] = {"theme": "light", "notifications": True, "language": "en"}
-
-
-class EmailTaken(Conflict):
-    code = "EMAIL_TAKEN"
-    message = "User already exists with this email"
 
 
 INDEXES = [
@@ -132,9 +126,6 @@ def object_id(user_id: str | ObjectId) -> ObjectId | None:
 
 async def ensure_indexes(db: Any) -> None:
     await db[COLLECTION].create_indexes(INDEXES)
-
-
-INDEX_BUILDERS.append(ensure_indexes)
 
 
 def _maybe(doc: Mapping[str, Any] | None) -> User | None:

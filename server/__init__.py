@@ -1,3 +1,1 @@
-"""Gatehouse server core: configuration, app factory, database, security and services."""
-
-__version__ = "0.1.0"
+"""Gatehouse server: layered sub-packages, lowest first (see ARCHITECTURE.md)."""

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo import monitoring
 
-from server.keys import CONFIG, DB, METRICS
+from models import outbox, rate_limits, sessions, users
+from server.core.keys import CONFIG
+from server.observability.metrics import METRICS
 
 Database = AsyncIOMotorDatabase
+DB: web.AppKey[AsyncIOMotorDatabase[Any]] = web.AppKey("db")
 
-# Each model module registers `async def ensure_indexes(db)` here; run once per worker start.
-IndexBuilder = Callable[[Any], Awaitable[None]]
-INDEX_BUILDERS: list[IndexBuilder] = []
+# Every collection's model, each with `async def ensure_indexes(db)`: one explicit list, so
+# whatever a caller imported, every collection gets its indexes.
+MODELS = (users, sessions, outbox, rate_limits)
 
 
 def make_client(uri: str, timeout_s: float, pool_size: int,
@@ -61,8 +64,8 @@ class CommandCounter(monitoring.CommandListener):
 
 async def ensure_indexes(db: Any) -> None:
     """Create every collection's indexes; idempotent."""
-    for build in INDEX_BUILDERS:
-        await build(db)
+    for model in MODELS:
+        await model.ensure_indexes(db)
 
 
 async def ping(db: Any) -> bool:

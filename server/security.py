@@ -26,8 +26,8 @@ from typing import Any
 import bcrypt
 import jwt
 
-from server.config import JwtConfig
-from server.errors import InvalidToken, TokenExpired
+from server.core.config import JwtConfig
+from server.core.errors import InvalidToken, TokenExpired
 
 PREHASH_KEY = b"gatehouse.password.v1"
 ALGORITHM = "HS256"

@@ -22,11 +22,11 @@ from aiohttp.test_utils import TestClient
 from aiosmtpd.controller import Controller
 from pymongo import MongoClient
 
-from server.app import create_app
-from server.config import Config, SmtpConfig, load_config, with_overrides
+from server.core.config import Config, SmtpConfig, load_config, with_overrides
 from server.db import ensure_indexes
 from server.db import make_client as make_motor_client
-from server.embedded_db import EmbeddedDb, free_port
+from server.runtime.embedded_db import EmbeddedDb, free_port
+from server.web.app import create_app
 
 TEST_CONFIG = Path(__file__).with_name("config.test.yaml")
 

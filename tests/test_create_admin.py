@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
-from server.config import Config
+from server.core.config import Config
 from tests.conftest import TEST_CONFIG
 from tests.handlers._auth import AUTH, PASSWORD, db_of
 from tests.handlers._users import call, person_of

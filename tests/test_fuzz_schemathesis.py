@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from server.config import Config
+from server.core.config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 ST = Path(sys.executable).with_name("st")

@@ -22,7 +22,7 @@ from aiohttp_apispec import querystring_schema as _querystring_schema
 from aiohttp_apispec import request_schema as _request_schema
 from marshmallow import Schema, fields
 
-from server.errors import (
+from server.core.errors import (
     AppError,
     FieldError,
     Forbidden,

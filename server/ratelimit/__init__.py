@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server.config import Config, check_rate_limit
-from server.keys import CLOCK, CONFIG, DB
-from server.logs import APP
+from server.core.config import Config, check_rate_limit
+from server.core.keys import CLOCK, CONFIG
+from server.db import DB
+from server.observability.logs import APP
 from server.ratelimit.counters import Counters, MemoryCounters, MongoCounters, RedisCounters
 from server.ratelimit.limiter import Budget, RateLimiter, Usage, most_constraining, usage_headers
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from server.errors import ServiceUnavailable
-from server.logs import APP
+from server.core.errors import ServiceUnavailable
+from server.observability.logs import APP
 from server.ratelimit.counters import STORE_ERRORS, Counters, Hit
 
 

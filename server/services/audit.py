@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from server.logs import security_event
+from server.observability.logs import security_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,7 +16,7 @@ class Audit:
 
     request_id: str | None = None
     ip: str | None = None
-    metrics: Any = None  # server.metrics.Metrics, or None (CLI, tests of a model)
+    metrics: Any = None  # server.observability.metrics.Metrics, or None (CLI, tests of a model)
 
     def event(self, name: str, *, metric: str | None = None, level: int = logging.INFO,
               **fields: Any) -> None:

@@ -10,9 +10,16 @@ from typing import Any
 
 from models import users
 from models.users import User
-from server.config import Config
-from server.emails import reset_email, verification_email
-from server.errors import AccountLocked, BadCredentials, BadRequest
+from server.core.config import Config
+from server.core.errors import (
+    AccountDeactivated,
+    AccountLocked,
+    AlreadyVerified,
+    BadCredentials,
+    InvalidResetToken,
+    InvalidVerificationToken,
+)
+from server.mail.messages import reset_email, verification_email
 from server.security import (
     create_access_token,
     hash_password,
@@ -22,26 +29,11 @@ from server.security import (
     verify_password,
 )
 from server.services.audit import Audit
-from server.services.sessions import AccountDeactivated, Started, end_sessions, start_session
+from server.services.sessions import Started, end_sessions, start_session
 
 VERIFICATION_TTL = timedelta(hours=24)  # API.md: verification links live 24 h
 RESET_TTL = timedelta(minutes=10)  # API.md: reset links live 10 min
 FORGOT_MIN_SECONDS = 0.1  # well above the known-email path (one update + one outbox insert)
-
-
-class InvalidVerificationToken(BadRequest):
-    code = "INVALID_VERIFICATION_TOKEN"
-    message = "Invalid or expired verification token"
-
-
-class InvalidResetToken(BadRequest):
-    code = "INVALID_RESET_TOKEN"
-    message = "Invalid or expired reset token"
-
-
-class AlreadyVerified(BadRequest):
-    code = "ALREADY_VERIFIED"
-    message = "Email is already verified"
 
 
 def access_token(config: Config, user: User, session_id: str, now: datetime) -> str:

@@ -22,30 +22,14 @@ from bson import ObjectId
 from models import sessions, users
 from models.sessions import Session
 from models.users import User
-from server.config import Config
-from server.errors import Forbidden, NotFound, Unauthorized
+from server.core.config import Config
+from server.core.errors import (
+    AccountDeactivated,
+    InvalidRefreshToken,
+    SessionNotFound,
+)
 from server.security import new_token, next_refresh_secret, token_hash
 from server.services.audit import Audit
-
-
-class RefreshTokenMissing(Unauthorized):
-    code = "REFRESH_TOKEN_MISSING"
-    message = "Refresh token not found"
-
-
-class InvalidRefreshToken(Unauthorized):
-    code = "INVALID_REFRESH_TOKEN"
-    message = "Invalid refresh token"
-
-
-class AccountDeactivated(Forbidden):
-    code = "ACCOUNT_DEACTIVATED"
-    message = "Account is deactivated"
-
-
-class SessionNotFound(NotFound):
-    code = "SESSION_NOT_FOUND"
-    message = "Session not found"
 
 
 @dataclass(frozen=True, slots=True)

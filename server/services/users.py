@@ -15,27 +15,17 @@ from typing import Any
 
 from models import users
 from models.users import User
-from server.config import Config
-from server.errors import BadRequest, InvalidId, NotFound
+from server.core.config import Config
+from server.core.errors import (
+    CurrentPasswordIncorrect,
+    InvalidId,
+    LastAdmin,
+    UserNotFound,
+)
 from server.security import hash_password, verify_password
 from server.services.audit import Audit
 from server.services.auth import resend_verification
 from server.services.sessions import end_all_sessions, end_sessions
-
-
-class UserNotFound(NotFound):
-    code = "USER_NOT_FOUND"
-    message = "User not found"
-
-
-class CurrentPasswordIncorrect(BadRequest):
-    code = "CURRENT_PASSWORD_INCORRECT"
-    message = "Current password is incorrect"
-
-
-class LastAdmin(BadRequest):
-    code = "LAST_ADMIN"
-    message = "Cannot remove the last active admin: promote another admin first"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,10 +10,11 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from server.app import create_app
-from server.clock import utcnow
-from server.config import Config
-from server.keys import CLOCK, DB
+from server.core.clock import utcnow
+from server.core.config import Config
+from server.core.keys import CLOCK
+from server.db import DB
+from server.web.app import create_app
 from tests.conftest import SmtpSink
 
 AUTH = "/api/v1/auth"

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.config import Config, SmtpConfig
+from server.core.config import Config, SmtpConfig
 from server.services.auth import FORGOT_MIN_SECONDS
 from tests.conftest import SmtpSink
 from tests.handlers._auth import (

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.config import Config, with_overrides
-from server.keys import METRICS
+from server.core.config import Config, with_overrides
+from server.observability.metrics import METRICS
 from tests.handlers._auth import AUTH, PASSWORD, bearer, clocked_client, db_of, login, register
 
 WRONG = "Wr0ng!Passw0rd"

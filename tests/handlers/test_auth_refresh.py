@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.config import Config
-from server.keys import METRICS
+from server.core.config import Config
+from server.observability.metrics import METRICS
 from tests.handlers._auth import AUTH, bearer, clocked_client, db_of, refresh, register
 
 REFRESH = f"{AUTH}/refresh-token"

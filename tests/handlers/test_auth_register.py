@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.config import SmtpConfig
+from server.core.config import SmtpConfig
 from server.security import verify_password
 from tests.conftest import SmtpSink
 from tests.handlers._auth import AUTH, PASSWORD, bearer, db_of, login, mailed_tokens, person

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.config import Config
+from server.core.config import Config
 from tests.handlers._auth import AUTH, bearer, db_of, login, refresh, register
 
 SESSIONS = f"{AUTH}/sessions"

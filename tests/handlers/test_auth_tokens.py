@@ -17,9 +17,9 @@ from aiohttp.test_utils import TestClient
 from pymongo import monitoring
 
 from handlers._auth import require_user
-from server.app import create_app
-from server.config import Config
-from server.keys import USER_ID
+from server.core.config import Config
+from server.core.keys import USER_ID
+from server.web.app import create_app
 from tests.handlers._auth import AUTH, bearer, clocked_client, db_of, register
 
 SESSIONS = f"{AUTH}/sessions"

@@ -11,6 +11,7 @@ from aiohttp_apispec import request_schema
 from marshmallow import Schema, fields
 from openapi_spec_validator import validate
 
+from handlers.openapi.document import build_openapi, error_codes
 from handlers.schemas.common import (
     ErrorSchema,
     bearer_auth,
@@ -20,8 +21,7 @@ from handlers.schemas.common import (
     success,
     success_schema,
 )
-from server.docs import build_openapi, error_codes
-from server.errors import (
+from server.core.errors import (
     BadCredentials,
     Conflict,
     Forbidden,

@@ -10,8 +10,8 @@ from datetime import datetime
 
 import pytest
 
-from server import __version__
-from server.embedded_db import EmbeddedDb
+from server.core import __version__
+from server.runtime.embedded_db import EmbeddedDb
 from tests.middlewares._routes import PREFIX, build_test_app
 
 DEADLINE_S = 3.0

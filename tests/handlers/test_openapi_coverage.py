@@ -9,9 +9,9 @@ import pytest
 from aiohttp import web
 from openapi_schema_validator import OAS30Validator
 
-from server.app import create_app
-from server.config import Config
-from server.docs import build_openapi, documented_routes
+from handlers.openapi.document import build_openapi, documented_routes
+from server.core.config import Config
+from server.web.app import create_app
 
 # API.md, "Authentication" and "Users": the contract's routes.
 CONTRACT_ROUTES = {

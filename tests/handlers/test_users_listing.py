@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from models.users import LISTING_SORTS, new_user_doc
-from server.clock import utcnow
+from server.core.clock import utcnow
 from tests.handlers._auth import PASSWORD, db_of
 from tests.handlers._users import PUBLIC_KEYS, Person, call, person_of
 

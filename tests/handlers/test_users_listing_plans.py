@@ -8,7 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from models.users import LISTING_SORTS, listing_filter, new_user_doc
-from server.clock import utcnow
+from server.core.clock import utcnow
 from tests.handlers._auth import db_of
 
 

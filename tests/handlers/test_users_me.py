@@ -8,7 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
-from server.config import Config, SmtpConfig
+from server.core.config import Config, SmtpConfig
 from tests.conftest import SmtpSink
 from tests.handlers._auth import AUTH, NEW_PASSWORD, PASSWORD, db_of, refresh
 from tests.handlers._users import PUBLIC_KEYS, call, person_of

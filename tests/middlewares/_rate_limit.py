@@ -14,13 +14,13 @@ import pytest
 import redis
 from aiohttp import web
 
-from handlers._responses import ok
-from server.app import create_app
-from server.clock import utcnow
-from server.config import Config
-from server.embedded_db import free_port
-from server.keys import CLOCK
+from server.core.clock import utcnow
+from server.core.config import Config
+from server.core.keys import CLOCK
+from server.http.responses import ok
+from server.runtime.embedded_db import free_port
 from server.security import create_access_token
+from server.web.app import create_app
 
 PING = "/api/v1/_rl/ping"
 STORES = ["mongodb", "redis"]

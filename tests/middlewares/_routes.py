@@ -9,10 +9,11 @@ from aiohttp.test_utils import TestClient
 from aiohttp_apispec import querystring_schema, request_schema
 from marshmallow import Schema, fields
 
-from handlers._responses import ok
-from server.app import create_app
-from server.config import Config
-from server.keys import BODY, DATA, DB, QUERY
+from server.core.config import Config
+from server.core.keys import BODY, DATA, QUERY
+from server.db import DB
+from server.http.responses import ok
+from server.web.app import create_app
 
 PREFIX = "/api/v1/_test"
 

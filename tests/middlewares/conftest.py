@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from server.config import Config
+from server.core.config import Config
 from tests.middlewares._routes import start_test_client
 
 

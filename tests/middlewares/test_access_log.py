@@ -7,7 +7,7 @@ import logging
 import orjson
 import pytest
 
-from server.logs import JsonFormatter
+from server.observability.logs import JsonFormatter
 from tests.middlewares._routes import PREFIX
 
 FIELDS = {"requestId", "method", "path", "route", "status", "durationMs", "ip", "userAgent"}

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from server.config import LoggingConfig
-from server.logs import setup_logging
+from server.core.config import LoggingConfig
+from server.observability.logs import setup_logging
 from tests.middlewares.test_security_headers import raw_exchange
 
 SECRET = "sekrit-bearer-value"

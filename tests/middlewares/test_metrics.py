@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from server.keys import METRICS
+from server.observability.metrics import METRICS
 from tests.middlewares._routes import PREFIX
 
 TOKEN_ROUTE = f"{PREFIX}/verify-email/{{token}}"

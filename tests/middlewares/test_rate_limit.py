@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from server.config import Config
+from server.core.config import Config
 from tests.middlewares._rate_limit import (
     PING,
     aligned_clock,

@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 import yaml
 
-from server.embedded_db import free_port
+from server.runtime.embedded_db import free_port
 from tests.conftest import TEST_CONFIG
 from tests.middlewares._rate_limit import STORES, redis_server, redis_url
 

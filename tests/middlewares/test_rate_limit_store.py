@@ -17,11 +17,10 @@ import redis
 from pymongo import monitoring
 
 from models import rate_limits
-from server.clock import utcnow
-from server.config import Config, ConfigError, load_config
-from server.db import make_client
-from server.embedded_db import EmbeddedDb, free_port
-from server.keys import DB
+from server.core.clock import utcnow
+from server.core.config import Config, ConfigError, load_config
+from server.db import DB, make_client
+from server.runtime.embedded_db import EmbeddedDb, free_port
 from tests.conftest import TEST_CONFIG
 from tests.middlewares._rate_limit import (
     PING,

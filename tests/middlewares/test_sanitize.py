@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.keys import DB
+from server.db import DB
 from tests.middlewares._routes import PREFIX
 
 

@@ -7,8 +7,8 @@ from datetime import timedelta
 from typing import Any
 
 from models import outbox
-from server.clock import utcnow
-from server.emails import OutgoingMail
+from models.outbox import OutgoingMail
+from server.core.clock import utcnow
 
 LEASE = timedelta(seconds=60)
 

@@ -9,7 +9,7 @@ from typing import Any
 from bson import ObjectId
 
 from models import sessions
-from server.clock import utcnow
+from server.core.clock import utcnow
 
 NOW = utcnow()
 USER = str(ObjectId())

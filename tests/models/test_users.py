@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from models import users
-from server.clock import utcnow
+from server.core.clock import utcnow
+from server.core.errors import EmailTaken
 
 NOW = utcnow()
 
@@ -43,7 +44,7 @@ class TestDocument:
 
     async def test_email_is_unique_whatever_the_case(self, db: Any) -> None:
         await new_user(db)
-        with pytest.raises(users.EmailTaken):
+        with pytest.raises(EmailTaken):
             await new_user(db, "ADA@example.com")
         raw = users.new_user_doc(first_name="A", last_name="B", email="x", password_hash="h",
                                  now=NOW)

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
-from server.embedded_db import free_port
+from server.runtime.embedded_db import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_CONFIG = ROOT / "tests" / "config.test.yaml"

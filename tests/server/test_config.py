@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.config import ByteSize, Config, ConfigError, load_config, with_overrides
+from server.core.config import ByteSize, Config, ConfigError, load_config, with_overrides
 
 ROOT = Path(__file__).resolve().parents[2]
 GOOD_SECRETS = {"APP__JWT__SECRET": "s" * 40, "APP__JWT__REFRESH_SECRET": "r" * 40}

@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 _CHILD = """
 import sys, time
-from server.embedded_db import EmbeddedDb
+from server.runtime.embedded_db import EmbeddedDb
 db = EmbeddedDb(sys.argv[1])
 db.start()
 print(db.process.pid, flush=True)

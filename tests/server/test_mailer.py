@@ -19,12 +19,12 @@ import pytest
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from models import outbox
-from server.clock import utcnow
-from server.config import Config, MailConfig, SmtpConfig
-from server.db import make_client
-from server.emails import OutgoingMail, reset_email, to_mime, verification_email
-from server.keys import DB, MAILER
-from server.mailer import Mailer, SmtpBackend
+from models.outbox import OutgoingMail
+from server.core.clock import utcnow
+from server.core.config import Config, MailConfig, SmtpConfig
+from server.db import DB, make_client
+from server.mail.messages import reset_email, to_mime, verification_email
+from server.mail.sender import MAILER, Mailer, SmtpBackend
 from tests.conftest import SmtpSink
 
 TOKEN = "tok_SECRET-abc123"

@@ -25,10 +25,12 @@ import aiosmtplib
 from aiohttp import web
 
 from models import outbox
-from server.clock import utcnow
-from server.config import MailConfig, SmtpConfig
-from server.emails import OutgoingMail, to_mime
-from server.keys import CONFIG, DB, MAILER
+from models.outbox import OutgoingMail
+from server.core.clock import utcnow
+from server.core.config import MailConfig, SmtpConfig
+from server.core.keys import CONFIG
+from server.db import DB
+from server.mail.messages import to_mime
 
 log = logging.getLogger("gatehouse.mail")
 
@@ -209,6 +211,9 @@ class Mailer:
         base = self._config.retry_delay.total_seconds()
         # In float seconds with a bounded exponent: huge attempt counts cannot overflow.
         return timedelta(seconds=min(base * 2.0 ** min(attempts - 1, 60), cap))
+
+
+MAILER = web.AppKey("mailer", Mailer)
 
 
 async def mailer_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -1,25 +1,19 @@
-"""Typed keys for everything shared through the app or a request (never module globals)."""
+"""Typed keys for what the app and each request share (never module globals)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from server.config import Config
+from server.core.config import Config
 
-if TYPE_CHECKING:  # typing only: keeps Motor and prometheus_client out of the master process
-    from motor.motor_asyncio import AsyncIOMotorDatabase
-
-    from server.mailer import Mailer
-    from server.metrics import Metrics
-
+# Keys of resources live beside the resource they hold (DB in server/db.py, MAILER in
+# server/mail/sender.py, METRICS in server/observability/metrics.py, LIMITER in
+# server/ratelimit), so this layer names no type above it, not even for type checking.
 CONFIG = web.AppKey("config", Config)
-DB: web.AppKey[AsyncIOMotorDatabase[Any]] = web.AppKey("db")
-MAILER: web.AppKey[Mailer] = web.AppKey("mailer")
-METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
 # The app's clock: an aware UTC datetime; tests replace it to move time.
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 STARTED_AT = web.AppKey("started_at", float)

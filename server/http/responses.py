@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from server.clock import iso, utcnow
-from server.errors import FieldError
-from server.keys import REQUEST_ID
+from server.core.clock import iso, utcnow
+from server.core.errors import FieldError
+from server.core.keys import REQUEST_ID
 
 
 def json_response(payload: Any, status: int = 200,

@@ -7,14 +7,16 @@ from collections.abc import Awaitable, Callable
 import aiohttp_cors
 from aiohttp import web
 
-from server.config import CorsConfig
+from server.core.config import CorsConfig
+from server.core.http import REQUEST_ID_HEADER
 
-ALLOWED_HEADERS = ("Content-Type", "Authorization", "X-Request-ID")
-EXPOSED_HEADERS = ("X-Request-ID", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+ALLOWED_HEADERS = ("Content-Type", "Authorization", REQUEST_ID_HEADER)
+EXPOSED_HEADERS = (REQUEST_ID_HEADER, "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
                    "Retry-After")
 ALLOW_ORIGIN = "Access-Control-Allow-Origin"
 
 ResponseHook = Callable[[web.Request, web.StreamResponse], Awaitable[None]]
+AnyHook = Callable[[web.Request, web.StreamResponse], Awaitable[object]]
 
 
 def setup_cors(app: web.Application, config: CorsConfig) -> None:
@@ -22,7 +24,9 @@ def setup_cors(app: web.Application, config: CorsConfig) -> None:
 
     Each route allows only its own method, so a preflight for a method the path does not
     serve is refused (403) rather than approved and then answered 405."""
+    before = list(app.on_response_prepare)
     cors = aiohttp_cors.setup(app)
+    _only_with_origin(app, [hook for hook in app.on_response_prepare if hook not in before])
     for route in list(app.router.routes()):
         options = aiohttp_cors.ResourceOptions(  # type: ignore[no-untyped-call]
             allow_credentials=config.credentials,
@@ -32,19 +36,18 @@ def setup_cors(app: web.Application, config: CorsConfig) -> None:
             max_age=600,
         )
         cors.add(route, dict.fromkeys(config.allowed_origins, options))
-    _skip_without_origin(app)
     # Appended after aiohttp-cors's own hook, so it sees what that one did.
     app.on_response_prepare.append(_complete_cors(config))
 
 
-def _skip_without_origin(app: web.Application) -> None:
-    """aiohttp-cors's response hook resolves the route's CORS config before it looks at
-    `Origin` and then does nothing without one: ~10 us on every same-origin or non-browser
-    request. Run it only when there is an `Origin` (preflights have their own handler)."""
+def _only_with_origin(app: web.Application, added: list[AnyHook]) -> None:
+    """aiohttp-cors's response hook (the one `setup` added) resolves the route's CORS config
+    before it looks at `Origin` and then does nothing without one: ~10 us on every
+    same-origin or non-browser request. Run it only when there is an `Origin` (preflights
+    have their own handler)."""
     hooks = app.on_response_prepare
     for index, hook in enumerate(hooks):
-        owner = getattr(hook, "__self__", None)
-        if owner is not None and type(owner).__module__.startswith("aiohttp_cors"):
+        if hook in added:
             hooks[index] = _with_origin_only(hook)
 
 

@@ -27,9 +27,9 @@ from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from server.config import Config, ConfigError, with_overrides
-from server.embedded_db import EmbeddedDb
-from server.logs import setup_logging
+from server.core.config import Config, ConfigError, with_overrides
+from server.observability.logs import setup_logging
+from server.runtime.embedded_db import EmbeddedDb
 
 LOG = logging.getLogger("gatehouse.supervisor")
 _SPAWN = multiprocessing.get_context("spawn")
@@ -155,7 +155,7 @@ def _interrupt(*_: object) -> None:
 def _worker_main(config: Config, sock: socket.socket, ready: Connection) -> None:
     """Spawn target. The app (aiohttp, Motor, prometheus_client) is imported here, in the
     worker only: the master stays light and answers signals from its first second."""
-    from server.worker import run_worker
+    from server.runtime.worker import run_worker
 
     run_worker(config, sock, ready)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from server.keys import CONFIG
+from server.core.keys import CONFIG
 
 UNMATCHED = "<unmatched>"
 

@@ -11,6 +11,7 @@ import asyncio
 import os
 from typing import Any
 
+from aiohttp import web
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -110,3 +111,6 @@ class Metrics:
             MultiProcessCollector(merged, path)  # type: ignore[no-untyped-call]
             return generate_latest(merged)
         return generate_latest(self.registry)
+
+
+METRICS = web.AppKey("metrics", Metrics)

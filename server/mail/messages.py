@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-from server.config import Config
-
-
-@dataclass(frozen=True, slots=True)
-class OutgoingMail:
-    """One message to enqueue: a recipient, a subject and the same content twice."""
-
-    to: str
-    subject: str
-    text: str
-    html: str
+from models.outbox import OutgoingMail
+from server.core.config import Config
 
 
 def _link(config: Config, path: str, token: str) -> str:

@@ -9,8 +9,8 @@ from typing import Any, cast
 
 import orjson
 
-from server.clock import iso, utcnow
-from server.config import LoggingConfig
+from server.core.clock import iso, utcnow
+from server.core.config import LoggingConfig
 
 ACCESS = logging.getLogger("gatehouse.access")
 SECURITY = logging.getLogger("gatehouse.security")

@@ -153,6 +153,63 @@ class ServiceUnavailable(AppError):
     message = "Service temporarily unavailable"
 
 
+# Flow errors: raised by services and models, documented per route by the handlers.
+
+class UserNotFound(NotFound):
+    code = "USER_NOT_FOUND"
+    message = "User not found"
+
+
+class CurrentPasswordIncorrect(BadRequest):
+    code = "CURRENT_PASSWORD_INCORRECT"
+    message = "Current password is incorrect"
+
+
+class LastAdmin(BadRequest):
+    code = "LAST_ADMIN"
+    message = "Cannot remove the last active admin: promote another admin first"
+
+
+class RefreshTokenMissing(Unauthorized):
+    code = "REFRESH_TOKEN_MISSING"
+    message = "Refresh token not found"
+
+
+class InvalidRefreshToken(Unauthorized):
+    code = "INVALID_REFRESH_TOKEN"
+    message = "Invalid refresh token"
+
+
+class AccountDeactivated(Forbidden):
+    code = "ACCOUNT_DEACTIVATED"
+    message = "Account is deactivated"
+
+
+class SessionNotFound(NotFound):
+    code = "SESSION_NOT_FOUND"
+    message = "Session not found"
+
+
+class InvalidVerificationToken(BadRequest):
+    code = "INVALID_VERIFICATION_TOKEN"
+    message = "Invalid or expired verification token"
+
+
+class InvalidResetToken(BadRequest):
+    code = "INVALID_RESET_TOKEN"
+    message = "Invalid or expired reset token"
+
+
+class AlreadyVerified(BadRequest):
+    code = "ALREADY_VERIFIED"
+    message = "Email is already verified"
+
+
+class EmailTaken(Conflict):
+    code = "EMAIL_TAKEN"
+    message = "User already exists with this email"
+
+
 def all_error_classes() -> list[type[AppError]]:
     """Every AppError class, for the OpenAPI list of error codes."""
     found: list[type[AppError]] = [AppError]

@@ -28,8 +28,8 @@ from handlers.schemas.common import (
     add_error,
 )
 from handlers.schemas.hints import field_hints
-from server import __version__
-from server.errors import (
+from server.core import __version__
+from server.core.errors import (
     AppError,
     InvalidJson,
     PayloadTooLarge,
@@ -38,9 +38,9 @@ from server.errors import (
     UnsupportedMediaType,
     all_error_classes,
 )
+from server.core.http import API_PREFIX
 
 OPENAPI_VERSION = "3.0.3"
-API_PREFIX = "/api/v1"
 JSON = "application/json"
 _OPERATION_KEYS = ("summary", "description", "tags", "security", "deprecated", "operationId")
 _BODY_LOCATIONS = {"json", "form", "body"}

@@ -7,16 +7,16 @@ import time
 from aiohttp import web
 
 from middlewares import build_middlewares
-from middlewares.security_headers import harden_protocol_errors, hide_server_header
-from server.clock import utcnow
-from server.config import Config
-from server.cors import setup_cors
+from server.core.clock import utcnow
+from server.core.config import Config
+from server.core.keys import CLOCK, CONFIG, STARTED_AT
 from server.db import mongo_ctx
-from server.keys import CLOCK, CONFIG, METRICS, STARTED_AT
-from server.mailer import mailer_ctx
-from server.metrics import Metrics
+from server.mail.sender import mailer_ctx
+from server.observability.metrics import METRICS, Metrics
 from server.ratelimit import rate_limit_ctx
-from server.routes import setup_routes
+from server.web.cors import setup_cors
+from server.web.hardening import harden
+from server.web.routes import setup_routes
 
 
 def create_app(config: Config) -> web.Application:
@@ -31,8 +31,7 @@ def create_app(config: Config) -> web.Application:
     app[STARTED_AT] = time.monotonic()
     setup_routes(app)
     setup_cors(app, config.cors)
-    app.on_response_prepare.append(hide_server_header)
-    harden_protocol_errors(app)  # answers aiohttp's parser gives without the app
+    harden(app)  # no Server header; parser-level answers stamped too
     app.cleanup_ctx.append(mongo_ctx)
     app.cleanup_ctx.append(mailer_ctx)  # after mongo_ctx: it needs app[DB]
     app.cleanup_ctx.append(rate_limit_ctx)  # after mongo_ctx: the mongodb store uses app[DB]

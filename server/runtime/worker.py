@@ -12,9 +12,9 @@ from multiprocessing.connection import Connection
 import uvloop
 from aiohttp import web
 
-from server.app import create_app
-from server.config import Config
-from server.logs import setup_logging
+from server.core.config import Config
+from server.observability.logs import setup_logging
+from server.web.app import create_app
 
 LOG = logging.getLogger("gatehouse.worker")
 

@@ -1,0 +1,1 @@
+"""The OpenAPI machinery: route decorators, the document builder and field hints."""

@@ -1,0 +1,1 @@
+"""HTTP plumbing shared by middlewares and handlers: request facts and the response shapes."""

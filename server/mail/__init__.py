@@ -1,0 +1,1 @@
+"""Mail: the messages the service sends, and the outbox sender."""

@@ -1,0 +1,1 @@
+"""The web layer: app factory, the route table, CORS and aiohttp hardening."""
