@@ -4,16 +4,22 @@
     ├── BadRequest (400 BAD_REQUEST)
     │   ├── ValidationFailed (VALIDATION_ERROR)   - carries `errors` [{field, message}]
     │   ├── InvalidJson (INVALID_JSON)
-    │   └── InvalidId (INVALID_ID)      (flows add their own, e.g. INVALID_RESET_TOKEN)
+    │   ├── InvalidId (INVALID_ID)
+    │   ├── CurrentPasswordIncorrect, LastAdmin, InvalidVerificationToken,
+    │   │   InvalidResetToken, AlreadyVerified                  (flow errors)
     ├── Unauthorized (401 UNAUTHORIZED)
     │   ├── TokenMissing (TOKEN_MISSING)
     │   ├── InvalidToken (INVALID_TOKEN)
     │   ├── TokenExpired (TOKEN_EXPIRED)
-    │   └── BadCredentials (INVALID_CREDENTIALS)
+    │   ├── BadCredentials (INVALID_CREDENTIALS)
+    │   └── RefreshTokenMissing, InvalidRefreshToken            (flow errors)
     ├── Forbidden (403 FORBIDDEN)
+    │   └── AccountDeactivated (ACCOUNT_DEACTIVATED)
     ├── NotFound (404 NOT_FOUND)
+    │   └── UserNotFound, SessionNotFound
     ├── MethodNotAllowed (405 METHOD_NOT_ALLOWED)
     ├── Conflict (409 CONFLICT)
+    │   └── EmailTaken (EMAIL_TAKEN)
     ├── PayloadTooLarge (413 PAYLOAD_TOO_LARGE)
     ├── UnsupportedMediaType (415 UNSUPPORTED_MEDIA_TYPE)
     ├── AccountLocked (423 ACCOUNT_LOCKED)
@@ -154,6 +160,7 @@ class ServiceUnavailable(AppError):
 
 
 # Flow errors: raised by services and models, documented per route by the handlers.
+
 
 class UserNotFound(NotFound):
     code = "USER_NOT_FOUND"
