@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handlers.schemas.common import bearer_auth
+from handlers.openapi.decorators import bearer_auth
 from models.users import User, find_by_session
 from server.core.errors import AppError, Forbidden, InvalidToken, TokenMissing
 from server.core.keys import CLOCK, CONFIG, REQUEST_ID, USER_ID

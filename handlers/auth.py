@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
 
 from handlers._auth import audit_of, require_user
+from handlers.openapi import links
+from handlers.openapi.decorators import (
+    bearer_auth,
+    docs,
+    errors,
+    match_info_schema,
+    refresh_cookie,
+    request_schema,
+    success,
+)
+from handlers.openapi.respond import respond
 from handlers.schemas import responses as out
 from handlers.schemas.auth import (
     EmptySchema,
@@ -19,16 +31,6 @@ from handlers.schemas.auth import (
     SessionPathSchema,
     TokenPathSchema,
 )
-from handlers.schemas.common import (
-    bearer_auth,
-    docs,
-    errors,
-    match_info_schema,
-    refresh_cookie,
-    request_schema,
-    success,
-)
-from server.core.clock import iso
 from server.core.errors import (
     AccountDeactivated,
     AccountLocked,
@@ -44,7 +46,6 @@ from server.core.errors import (
 from server.core.keys import CLOCK, CONFIG, DATA
 from server.db import DB
 from server.http.request import client_ip
-from server.http.responses import ok
 from server.mail.sender import MAILER
 from server.services import auth, sessions
 from server.services.sessions import Started
@@ -66,12 +67,12 @@ def _clear_cookie(request: web.Request, response: web.Response) -> None:
                         secure=request.app[CONFIG].is_production)
 
 
-def _signed_in(request: web.Request, started: Started, message: str, status: int = 200,
-               **user_extra: Any) -> web.Response:
+def _signed_in(request: web.Request, started: Started, message: str,
+               status: int = 200) -> web.Response:
     config, now = request.app[CONFIG], request.app[CLOCK]()
-    data = {"user": {**started.user.to_summary(), **user_extra},
-            "accessToken": auth.access_token(config, started.user, started.session_id, now)}
-    response = ok(data=data, message=message, status=status)
+    data = {"user": started.user,
+            "access_token": auth.access_token(config, started.user, started.session_id, now)}
+    response = respond(request, data, message=message, status=status)
     _set_cookie(request, response, started.refresh_token)
     return response
 
@@ -86,7 +87,7 @@ class AuthHandler:
     @request_schema(RegisterSchema)
     @success(out.RegisterResponseSchema, 201, sets_refresh_cookie=True,
              description="Registered and signed in; a verification email is on its way",
-             links=out.REGISTER_LINKS)
+             links=links.REGISTER_LINKS)
     @errors(EmailTaken)
     async def register(self, request: web.Request) -> web.Response:
         app = request.app
@@ -98,15 +99,14 @@ class AuthHandler:
     @docs(tags=["auth"], summary="Sign in with email and password")
     @request_schema(LoginSchema)
     @success(out.LoginResponseSchema, sets_refresh_cookie=True, description="Signed in",
-             links=out.LOGIN_LINKS)
+             links=links.LOGIN_LINKS)
     @errors(BadCredentials, AccountLocked(extra={"retryAfter": 7200}),
             AccountDeactivated)
     async def login(self, request: web.Request) -> web.Response:
         app, data = request.app, request[DATA]
         started = await auth.login(app[DB], app[CONFIG], data["email"], data["password"],
                                    app[CLOCK](), **_client(request))
-        return _signed_in(request, started, "Login successful",
-                          lastLogin=iso(started.user.last_login))
+        return _signed_in(request, started, "Login successful")
 
     @docs(tags=["auth"], summary="Rotate the refresh token and get a new access token")
     @request_schema(RefreshTokenSchema)
@@ -122,11 +122,11 @@ class AuthHandler:
             raise RefreshTokenMissing()
         now = app[CLOCK]()
         started = await sessions.refresh(app[DB], app[CONFIG], token, now, audit_of(request))
-        data = {"accessToken": auth.access_token(app[CONFIG], started.user,
-                                                 started.session_id, now)}
+        data = {"access_token": auth.access_token(app[CONFIG], started.user,
+                                                  started.session_id, now)}
         if in_body and token == in_body:  # a non-browser client: it cannot read the cookie jar
-            data["refreshToken"] = started.refresh_token
-        response = ok(data=data, message="Token refreshed successfully")
+            data["refresh_token"] = started.refresh_token
+        response = respond(request, data, message="Token refreshed successfully")
         _set_cookie(request, response, started.refresh_token)
         return response
 
@@ -139,7 +139,7 @@ class AuthHandler:
         ctx = await require_user(request)
         await sessions.end_session_of(request.app[DB], ctx.user, ctx.session_id,
                                       audit_of(request), reason="logout")
-        response = ok(message="Logout successful")
+        response = respond(request, message="Logout successful")
         _clear_cookie(request, response)
         return response
 
@@ -152,7 +152,7 @@ class AuthHandler:
         ctx = await require_user(request)
         await sessions.end_all_sessions(request.app[DB], ctx.user, audit_of(request),
                                         reason="logout_all")
-        response = ok(message="Logged out from all sessions")
+        response = respond(request, message="Logged out from all sessions")
         _clear_cookie(request, response)
         return response
 
@@ -162,10 +162,9 @@ class AuthHandler:
     async def list_sessions(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         found = await sessions.list_sessions(request.app[DB], ctx.user, request.app[CLOCK]())
-        return ok(data={"sessions": [
-            {"id": s.id, "createdAt": iso(s.created_at), "lastUsedAt": iso(s.last_used_at),
-             "userAgent": s.user_agent, "ip": s.ip, "current": s.id == ctx.session_id}
-            for s in found]})
+        # The serializer reads only what SessionSchema declares (never the refresh hash).
+        return respond(request, {"sessions": [
+            {**asdict(s), "current": s.id == ctx.session_id} for s in found]})
 
     @docs(tags=["auth"], summary="End one of the signed-in user's sessions")
     @match_info_schema(SessionPathSchema)
@@ -177,7 +176,7 @@ class AuthHandler:
         ctx = await require_user(request)
         await sessions.end_session_of(request.app[DB], ctx.user, request[DATA]["id"],
                                       audit_of(request), reason="revoked")
-        return ok(message="Session ended")
+        return respond(request, message="Session ended")
 
     @docs(tags=["auth"], summary="Verify an email address with the mailed token")
     @match_info_schema(TokenPathSchema)
@@ -188,7 +187,7 @@ class AuthHandler:
         app = request.app
         await auth.verify_email(app[DB], request[DATA]["token"], app[CLOCK](),
                                 audit_of(request))
-        return ok(message="Email verified successfully")
+        return respond(request, message="Email verified successfully")
 
     @docs(tags=["auth"], summary="Mail a new verification link")
     @request_schema(EmptySchema)
@@ -201,7 +200,7 @@ class AuthHandler:
         app = request.app
         await auth.resend_verification(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                        app[CLOCK](), audit_of(request))
-        return ok(message="Verification email sent")
+        return respond(request, message="Verification email sent")
 
     @docs(tags=["auth"], summary="Mail a password reset link if the email is known")
     @request_schema(ForgotPasswordSchema)
@@ -211,7 +210,7 @@ class AuthHandler:
         app = request.app
         await auth.forgot_password(app[DB], app[CONFIG], app[MAILER], request[DATA]["email"],
                                    app[CLOCK](), audit_of(request))
-        return ok(message=FORGOT_MESSAGE)
+        return respond(request, message=FORGOT_MESSAGE)
 
     @docs(tags=["auth"], summary="Set a new password with the mailed reset token")
     @match_info_schema(TokenPathSchema)
@@ -224,4 +223,4 @@ class AuthHandler:
         app, data = request.app, request[DATA]
         await auth.reset_password(app[DB], app[CONFIG], data["token"], data["password"],
                                   app[CLOCK](), audit_of(request))
-        return ok(message="Password reset successfully")
+        return respond(request, message="Password reset successfully")

@@ -6,7 +6,8 @@ import time
 
 from aiohttp import web
 
-from handlers.schemas.common import docs, success
+from handlers.openapi.decorators import docs, success
+from handlers.openapi.respond import render
 from handlers.schemas.health import (
     DOWN_EXAMPLE,
     HEALTH_EXAMPLE,
@@ -16,10 +17,9 @@ from handlers.schemas.health import (
     ReadySchema,
 )
 from server.core import __version__
-from server.core.clock import iso, utcnow
+from server.core.clock import utcnow
 from server.core.keys import CONFIG, STARTED_AT
 from server.db import DB, ping
-from server.http.responses import json_response
 from server.observability.metrics import CONTENT_TYPE, METRICS
 
 
@@ -29,9 +29,9 @@ class HealthHandler:
     async def health(self, request: web.Request) -> web.Response:
         """Liveness: answers without touching the database."""
         app = request.app
-        return json_response({
+        return render(request, {
             "status": "healthy",
-            "timestamp": iso(utcnow()),
+            "timestamp": utcnow(),
             "uptime": round(time.monotonic() - app[STARTED_AT], 3),
             "environment": app[CONFIG].environment,
             "version": __version__,
@@ -45,7 +45,7 @@ class HealthHandler:
         up = await ping(request.app[DB])
         body = {"status": "ready" if up else "unavailable",
                 "checks": {"database": "up" if up else "down"}}
-        return json_response(body, status=200 if up else 503)
+        return render(request, body, status=200 if up else 503)
 
     @docs(tags=["operations"], summary="Prometheus metrics", responses=METRICS_RESPONSE)
     async def metrics(self, request: web.Request) -> web.Response:

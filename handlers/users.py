@@ -5,8 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from handlers._auth import ADMIN, STAFF, AuthContext, audit_of, requires
-from handlers.schemas import responses as out
-from handlers.schemas.common import (
+from handlers.openapi.decorators import (
     docs,
     errors,
     match_info_schema,
@@ -14,6 +13,8 @@ from handlers.schemas.common import (
     request_schema,
     success,
 )
+from handlers.openapi.respond import respond
+from handlers.schemas import responses as out
 from handlers.schemas.users import (
     AdminUpdateSchema,
     ChangePasswordSchema,
@@ -30,7 +31,6 @@ from server.core.errors import (
 )
 from server.core.keys import CLOCK, CONFIG, DATA
 from server.db import DB
-from server.http.responses import ok
 from server.mail.sender import MAILER
 from server.services import users
 
@@ -40,7 +40,7 @@ class UsersHandler:
     @success(out.UserResponseSchema, description="The signed-in user")
     @requires()
     async def get_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
-        return ok(data={"user": ctx.user.to_public()})
+        return respond(request, {"user": ctx.user})
 
     @docs(tags=["users"], summary="Update the signed-in user's profile",
           description="A new email is unverified until the mailed link is followed.")
@@ -53,7 +53,7 @@ class UsersHandler:
         app, data = request.app, request[DATA]
         user = await users.update_profile(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                           data, app[CLOCK](), audit_of(request))
-        return ok(data={"user": user.to_public()}, message="Profile updated successfully")
+        return respond(request, {"user": user}, message="Profile updated successfully")
 
     @docs(tags=["users"], summary="Change the signed-in user's password",
           description="Every other session of the user ends; this one stays signed in.")
@@ -67,7 +67,7 @@ class UsersHandler:
         await users.change_password(app[DB], app[CONFIG], ctx.user, ctx.session_id,
                                     data["currentPassword"], data["newPassword"],
                                     app[CLOCK](), audit_of(request))
-        return ok(message="Password changed successfully")
+        return respond(request, message="Password changed successfully")
 
     @docs(tags=["users"], summary="Deactivate the signed-in user's account",
           description="Every session ends; signing in then answers 403.")
@@ -78,7 +78,7 @@ class UsersHandler:
     async def deactivate_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app = request.app
         await users.deactivate_self(app[DB], ctx.user, app[CLOCK](), audit_of(request))
-        return ok(message="Account deactivated successfully")
+        return respond(request, message="Account deactivated successfully")
 
     @docs(tags=["users"], summary="List users (admin, moderator)",
           description="search: every word must occur in the first name, last name or "
@@ -91,10 +91,7 @@ class UsersHandler:
         page = await users.list_users(
             request.app[DB], page=q["page"], limit=q["limit"], sort=q["sort"],
             role=q.get("role"), is_active=q.get("isActive"), search=q.get("search"))
-        return ok(data={
-            "users": [user.to_public() for user in page.users],
-            "pagination": {"page": page.page, "limit": page.limit, "total": page.total,
-                           "pages": page.pages}})
+        return respond(request, {"users": page.users, "pagination": page})
 
     @docs(tags=["users"], summary="Get one user (admin, moderator)")
     @match_info_schema(UserIdPathSchema)
@@ -103,7 +100,7 @@ class UsersHandler:
     @requires(*STAFF)
     async def get_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
         user = await users.get_user(request.app[DB], request[DATA]["id"])
-        return ok(data={"user": user.to_public()})
+        return respond(request, {"user": user})
 
     @docs(tags=["users"], summary="Update a user, their role or active state (admin)",
           description="Deactivation ends the user's sessions. The last active admin cannot "
@@ -119,7 +116,7 @@ class UsersHandler:
         data = dict(validated)
         user = await users.admin_update(app[DB], app[CONFIG], app[MAILER], data.pop("id"),
                                         data, app[CLOCK](), audit_of(request), ctx.user.id)
-        return ok(data={"user": user.to_public()}, message="User updated successfully")
+        return respond(request, {"user": user}, message="User updated successfully")
 
     @docs(tags=["users"], summary="Delete a user and their sessions for good (admin)",
           description="The last active admin cannot be deleted.")
@@ -131,4 +128,4 @@ class UsersHandler:
     async def delete_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
         await users.delete_user(request.app[DB], request[DATA]["id"], audit_of(request),
                                 ctx.user.id)
-        return ok(message="User deleted")
+        return respond(request, message="User deleted")

@@ -20,7 +20,6 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.collation import Collation
 from pymongo.errors import DuplicateKeyError
 
-from server.core.clock import iso
 from server.core.errors import EmailTaken
 
 COLLECTION = "users"
@@ -91,24 +90,6 @@ class User:
     @property
     def full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
-
-    def to_public(self) -> dict[str, Any]:
-        """The user as the API returns it: never a password, hash or token."""
-        return {
-            "id": self.id, "firstName": self.first_name, "lastName": self.last_name,
-            "fullName": self.full_name, "email": self.email, "role": self.role,
-            "isActive": self.is_active, "isEmailVerified": self.is_email_verified,
-            "phoneNumber": self.phone_number, "dateOfBirth": iso(self.date_of_birth),
-            "profilePicture": self.profile_picture, "preferences": dict(self.preferences),
-            "lastLogin": iso(self.last_login), "createdAt": iso(self.created_at),
-            "updatedAt": iso(self.updated_at),
-        }
-
-    def to_summary(self) -> dict[str, Any]:
-        """The short form the auth routes return (API.md: register/login `data.user`)."""
-        return {"id": self.id, "firstName": self.first_name, "lastName": self.last_name,
-                "email": self.email, "role": self.role,
-                "isEmailVerified": self.is_email_verified}
 
     def locked_at(self, now: datetime) -> bool:
         return self.lock_until is not None and self.lock_until > now

@@ -1,1 +1,2 @@
-"""The OpenAPI machinery: route decorators, the document builder and field hints."""
+"""The OpenAPI machinery: route decorators, the document builder, field hints, and the
+serializers compiled from the documented response schemas (so bodies match the document)."""

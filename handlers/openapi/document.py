@@ -2,8 +2,8 @@
 
 aiohttp-apispec's own setup emits Swagger 2.0 and keeps its state under plain string app keys;
 this builder reads the same decorators (`@docs`, `@request_schema`, `@querystring_schema`,
-`@match_info_schema`, `@response_schema`, and handlers/schemas/common.py's `@success`,
-`@errors`, `@bearer_auth`) and emits OpenAPI 3, adding the failures every route shares.
+`@match_info_schema`, `@response_schema`, and decorators.py's `@success`, `@errors`,
+`@bearer_auth`) and emits OpenAPI 3, adding the failures every route shares.
 """
 
 from __future__ import annotations
@@ -20,14 +20,9 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
 from marshmallow import RAISE, Schema
 
-from handlers.schemas.common import (
-    BEARER,
-    REFRESH_COOKIE,
-    VALIDATION_EXAMPLE,
-    ErrorSchema,
-    add_error,
-)
-from handlers.schemas.hints import field_hints
+from handlers.openapi.decorators import BEARER, REFRESH_COOKIE, VALIDATION_EXAMPLE, add_error
+from handlers.openapi.hints import field_hints
+from handlers.schemas.envelopes import ErrorSchema
 from server.core import __version__
 from server.core.errors import (
     AppError,

@@ -1,4 +1,5 @@
-"""Reusable marshmallow fields for people and credentials: Email, Password, Name, phone, birth date.
+"""Reusable marshmallow fields: people and credentials (Email, Password, Name, phone, birth date)
+on the way in, the contract's timestamps (IsoDateTime) on the way out.
 
 Each field reports the contract's wording (API.md) and normalises what it accepts (trimmed,
 lower-cased email), so every route that takes one of these behaves the same.
@@ -11,6 +12,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
+
+from server.core.clock import iso
 
 EMAIL_MESSAGE = "Please provide a valid email"
 COMPLEXITY_MESSAGE = ("Password must contain at least one uppercase letter, one lowercase "
@@ -114,3 +117,10 @@ class DateOfBirth(fields.Field):
 
     def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return value.date().isoformat() if isinstance(value, datetime) else value
+
+
+class IsoDateTime(fields.DateTime):
+    """A response timestamp in the contract's form: UTC, milliseconds, `Z` (`iso()`)."""
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return iso(value)

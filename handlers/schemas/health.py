@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from handlers.schemas.fields import IsoDateTime
+
 
 class HealthSchema(Schema):
     status = fields.String(required=True, metadata={"enum": ["healthy"]})
-    timestamp = fields.String(required=True, metadata={"format": "date-time"})
+    timestamp = IsoDateTime(required=True)
     uptime = fields.Float(required=True, metadata={"description": "Seconds since start",
                                                    "example": 12.5})
     environment = fields.String(required=True, metadata={

@@ -6,12 +6,13 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from handlers.schemas.common import bearer_link, success_schema
+from handlers.schemas.envelopes import success_body, success_schema
+from handlers.schemas.fields import IsoDateTime
+from models.users import ROLES
 
 EXAMPLE_ID = "65f0c2a9e4b0a1b2c3d4e5f6"
 EXAMPLE_TIME = "2026-01-01T12:00:00.000Z"
 EXAMPLE_JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2NWYwIn0.c2lnbmF0dXJl"
-ROLES = ["user", "moderator", "admin"]
 
 
 class UserSummarySchema(Schema):
@@ -24,12 +25,12 @@ class UserSummarySchema(Schema):
                               metadata={"example": "Lovelace"})
     email = fields.String(required=True, metadata={"format": "email",
                                                    "example": "ada@example.com"})
-    role = fields.String(required=True, metadata={"enum": ROLES})
+    role = fields.String(required=True, metadata={"enum": list(ROLES)})
     is_email_verified = fields.Boolean(required=True, data_key="isEmailVerified")
 
 
 class LoginUserSchema(UserSummarySchema):
-    last_login = fields.String(required=True, allow_none=True, data_key="lastLogin",
+    last_login = IsoDateTime(required=True, allow_none=True, data_key="lastLogin",
                                metadata={"format": "date-time", "example": EXAMPLE_TIME,
                                          "description": "This sign-in"})
 
@@ -52,30 +53,30 @@ class UserSchema(Schema):
                               metadata={"example": "Ada Lovelace"})
     email = fields.String(required=True, metadata={"format": "email",
                                                    "example": "ada@example.com"})
-    role = fields.String(required=True, metadata={"enum": ROLES})
+    role = fields.String(required=True, metadata={"enum": list(ROLES)})
     is_active = fields.Boolean(required=True, data_key="isActive")
     is_email_verified = fields.Boolean(required=True, data_key="isEmailVerified")
     phone_number = fields.String(required=True, allow_none=True, data_key="phoneNumber",
                                  metadata={"example": "+44 20 7946 0958"})
-    date_of_birth = fields.String(required=True, allow_none=True, data_key="dateOfBirth",
+    date_of_birth = IsoDateTime(required=True, allow_none=True, data_key="dateOfBirth",
                                   metadata={"format": "date-time",
                                             "example": "1990-04-01T00:00:00.000Z"})
     profile_picture = fields.String(required=True, allow_none=True, data_key="profilePicture",
                                     metadata={"example": "https://example.com/ada.png"})
     preferences = fields.Nested(UserPreferencesSchema, required=True)
-    last_login = fields.String(required=True, allow_none=True, data_key="lastLogin",
+    last_login = IsoDateTime(required=True, allow_none=True, data_key="lastLogin",
                                metadata={"format": "date-time", "example": EXAMPLE_TIME})
-    created_at = fields.String(required=True, data_key="createdAt",
+    created_at = IsoDateTime(required=True, data_key="createdAt",
                                metadata={"format": "date-time", "example": EXAMPLE_TIME})
-    updated_at = fields.String(required=True, data_key="updatedAt",
+    updated_at = IsoDateTime(required=True, data_key="updatedAt",
                                metadata={"format": "date-time", "example": EXAMPLE_TIME})
 
 
 class SessionSchema(Schema):
     id = fields.String(required=True, metadata={"example": EXAMPLE_ID})
-    created_at = fields.String(required=True, data_key="createdAt",
+    created_at = IsoDateTime(required=True, data_key="createdAt",
                                metadata={"format": "date-time", "example": EXAMPLE_TIME})
-    last_used_at = fields.String(required=True, data_key="lastUsedAt",
+    last_used_at = IsoDateTime(required=True, data_key="lastUsedAt",
                                  metadata={"format": "date-time", "example": EXAMPLE_TIME})
     user_agent = fields.String(required=True, allow_none=True, data_key="userAgent",
                                metadata={"example": "Mozilla/5.0"})
@@ -109,12 +110,7 @@ REGISTERED = "User registered successfully. Please check your email to verify yo
 
 def message_example(message: str | None, data: dict[str, Any] | None = None) -> dict[str, Any]:
     """A success body example: `{"success": true, "message"?: ..., "data"?: ...}`."""
-    body: dict[str, Any] = {"success": True}
-    if message is not None:
-        body["message"] = message
-    if data is not None:
-        body["data"] = data
-    return body
+    return success_body(data, message)
 
 
 def user_example(message: str | None) -> dict[str, Any]:
@@ -156,19 +152,3 @@ UsersPageResponseSchema = success_schema(
                                 "pagination": fields.Nested(PaginationSchema, required=True)},
     example=message_example(None, {"users": [USER_EXAMPLE], "pagination": {
         "page": 1, "limit": 20, "total": 1, "pages": 1}}))
-
-
-# OpenAPI links: what a client (and the stateful fuzzer) does next with these answers.
-REGISTER_LINKS = {
-    "login": {"operationId": "login", "description": "Sign in with the same credentials",
-              "requestBody": {"email": "$request.body#/email",
-                              "password": "$request.body#/password"}},
-    "getMe": bearer_link("get_me", "Read the new account with its access token"),
-    "listSessions": bearer_link("list_sessions", "See the session register started"),
-}
-LOGIN_LINKS = {
-    "getMe": bearer_link("get_me", "Read the signed-in user's profile"),
-    "listSessions": bearer_link("list_sessions", "List the user's sessions"),
-    "updateMe": bearer_link("update_me", "Change the signed-in user's profile"),
-}
-

@@ -11,16 +11,9 @@ from aiohttp_apispec import request_schema
 from marshmallow import Schema, fields
 from openapi_spec_validator import validate
 
+from handlers.openapi.decorators import bearer_auth, docs, error_example, errors, success
 from handlers.openapi.document import build_openapi, error_codes
-from handlers.schemas.common import (
-    ErrorSchema,
-    bearer_auth,
-    docs,
-    error_example,
-    errors,
-    success,
-    success_schema,
-)
+from handlers.schemas.envelopes import ErrorSchema, success_schema
 from server.core.errors import (
     BadCredentials,
     Conflict,

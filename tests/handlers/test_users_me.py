@@ -8,12 +8,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
+from models.users import ROLES
 from server.core.config import Config, SmtpConfig
 from tests.conftest import SmtpSink
 from tests.handlers._auth import AUTH, NEW_PASSWORD, PASSWORD, db_of, refresh
 from tests.handlers._users import PUBLIC_KEYS, call, person_of
-
-ROLES = ["user", "moderator", "admin"]
 
 
 async def login_status(client: TestClient, email: str,  # type: ignore[type-arg]

@@ -35,13 +35,6 @@ class TestDocument:
         assert user.email == "ada@example.com"
         assert doc["role"] == "user"
 
-    async def test_public_form_never_carries_secrets(self, db: Any) -> None:
-        public = (await new_user(db)).to_public()
-        assert "password" not in public
-        assert not any("token" in key.lower() or "hash" in key.lower() for key in public)
-        assert public["fullName"] == "Ada Lovelace"
-        assert public["createdAt"].endswith("Z")
-
     async def test_email_is_unique_whatever_the_case(self, db: Any) -> None:
         await new_user(db)
         with pytest.raises(EmailTaken):

@@ -1,7 +1,8 @@
-"""Shared wire shapes: the success and error envelopes, and one-line response declarations.
+"""The route decorators that document a handler method, and register its serializers.
 
-Handlers declare their responses with these decorators next to aiohttp-apispec's `@docs` and
-`@request_schema`; server/docs.py turns the declarations into the OpenAPI document.
+Handlers declare their inputs and responses with these next to each method; document.py turns
+the declarations into the OpenAPI document, and `@success` also compiles the schema that
+serialises the body (respond.py), so what is documented is what is sent.
 
     @docs(tags=["users"], summary="Get one user")
     @bearer_auth(roles=True)
@@ -20,8 +21,10 @@ from aiohttp_apispec import docs as _docs
 from aiohttp_apispec import match_info_schema as _match_info_schema
 from aiohttp_apispec import querystring_schema as _querystring_schema
 from aiohttp_apispec import request_schema as _request_schema
-from marshmallow import Schema, fields
+from marshmallow import Schema
 
+from handlers.openapi.serializer import Serializer, serializer_for
+from handlers.schemas.envelopes import ErrorSchema
 from server.core.errors import (
     AppError,
     FieldError,
@@ -38,51 +41,6 @@ BEARER = "bearerAuth"
 REFRESH_COOKIE = "refreshCookie"
 EXAMPLE_REQUEST_ID = "9f1c2d3e4a5b6c7d8e9f0a1b"
 EXAMPLE_TIMESTAMP = "2026-01-01T12:00:00.000Z"
-
-
-class FieldErrorSchema(Schema):
-    field = fields.String(required=True, metadata={"example": "email"})
-    message = fields.String(required=True, metadata={"example": "Please provide a valid email"})
-
-
-class ErrorSchema(Schema):
-    """The error body of every 4xx/5xx (API.md, Conventions)."""
-
-    success = fields.Boolean(required=True, metadata={"enum": [False]})
-    error = fields.String(required=True, metadata={"description": "The problem, for people."})
-    code = fields.String(required=True, metadata={
-        "description": "Stable UPPER_SNAKE_CASE identifier for programs (listed in the enum)."})
-    request_id = fields.String(required=True, data_key="requestId",
-                               metadata={"description": "Equals the X-Request-ID header."})
-    timestamp = fields.String(required=True, metadata={"format": "date-time"})
-    errors = fields.List(fields.Nested(FieldErrorSchema), metadata={
-        "description": "Validation failures: every problem with its field."})
-    retry_after = fields.Integer(data_key="retryAfter", metadata={
-        "description": "429 only: seconds until the budget allows another request."})
-    stack = fields.String(metadata={"description": "500 in development only."})
-
-
-class SuccessSchema(Schema):
-    """`{"success": true, "message"?: str}`: the success envelope with no data."""
-
-    success = fields.Boolean(required=True, metadata={"enum": [True]})
-    message = fields.String(metadata={"example": "Done"})
-
-
-def success_schema(name: str, data: type[Schema] | Mapping[str, fields.Field] | None = None,
-                   *, message: str | None = None,
-                   example: Mapping[str, Any] | None = None) -> type[Schema]:
-    """A success envelope class named `name` (its OpenAPI component name, less `Schema`),
-    with a required `data` object of the given shape, an example `message`, and a whole-body
-    `example` that `@success` documents unless the route gives its own."""
-    attrs: dict[str, Any] = {"response_example": example}
-    if message is not None:
-        attrs["message"] = fields.String(required=True, metadata={"example": message})
-    if data is not None:
-        if not isinstance(data, type):
-            data = Schema.from_dict(dict(data), name=f"{name.removesuffix('Schema')}DataSchema")
-        attrs["data"] = fields.Nested(data, required=True)
-    return type(name, (SuccessSchema,), attrs)
 
 
 def docs(**operation: Any) -> Callable[[F], F]:
@@ -157,9 +115,12 @@ def success(schema: type[Schema] | Schema, status: int = 200, *, description: st
             example: Mapping[str, Any] | None = None, sets_refresh_cookie: bool = False,
             links: Mapping[str, Any] | None = None) -> Callable[[F], F]:
     """Declare the success response: its envelope schema, an example, the refresh cookie, and
-    OpenAPI links to the operations a client calls next with values from this exchange."""
+    OpenAPI links to the operations a client calls next with values from this exchange.
+    The same schema, compiled, serialises the body `respond`/`render` send with `status`."""
+    serializer = serializer_for(schema)
 
     def wrapper(func: F) -> F:
+        serializers_of(func)[status] = serializer
         entry: dict[str, Any] = {"schema": schema, "description": description}
         shown = example if example is not None else getattr(schema, "response_example", None)
         if shown is not None:
@@ -178,6 +139,13 @@ def success(schema: type[Schema] | Schema, status: int = 200, *, description: st
     return wrapper
 
 
+def serializers_of(func: Any) -> dict[int, Serializer]:
+    """status -> the serializer `@success` declared for it on a handler method."""
+    if not hasattr(func, "__serializers__"):
+        func.__serializers__ = {}
+    return func.__serializers__  # type: ignore[no-any-return]
+
+
 def bearer_auth(*, roles: bool = False) -> Callable[[F], F]:
     """The route needs `Authorization: Bearer <access token>` (401s); with `roles`, only some
     roles may call it (403)."""
@@ -192,12 +160,6 @@ def bearer_auth(*, roles: bool = False) -> Callable[[F], F]:
         return func
 
     return wrapper
-
-
-def bearer_link(operation_id: str, description: str) -> dict[str, Any]:
-    """An OpenAPI link that calls `operation_id` with this response's `data.accessToken`."""
-    return {"operationId": operation_id, "description": description, "parameters": {
-        "header.Authorization": "Bearer {$response.body#/data/accessToken}"}}
 
 
 def refresh_cookie(func: F) -> F:
