@@ -13,6 +13,7 @@
     ├── Forbidden (403 FORBIDDEN)
     ├── NotFound (404 NOT_FOUND)
     ├── MethodNotAllowed (405 METHOD_NOT_ALLOWED)
+    ├── RequestTimeout (408 REQUEST_TIMEOUT)  - the body did not arrive within server.body_timeout
     ├── Conflict (409 CONFLICT)
     ├── PayloadTooLarge (413 PAYLOAD_TOO_LARGE)
     ├── UnsupportedMediaType (415 UNSUPPORTED_MEDIA_TYPE)
@@ -121,6 +122,12 @@ class Conflict(AppError):
     status = 409
     code = "CONFLICT"
     message = "Conflict"
+
+
+class RequestTimeout(AppError):
+    status = 408
+    code = "REQUEST_TIMEOUT"
+    message = "Request body not received in time"
 
 
 class PayloadTooLarge(AppError):
