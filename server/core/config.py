@@ -264,10 +264,18 @@ def _convert(kind: Any, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
         raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
     low, high = meta.get("min"), meta.get("max")
     if low is not None and converted < low:
-        raise ConfigError(f"{key}: must be at least {low}, got {value!r}")
+        raise ConfigError(f"{key}: must be at least {_shown(low)}, got {value!r}")
     if high is not None and converted > high:
-        raise ConfigError(f"{key}: must be at most {high}, got {value!r}")
+        raise ConfigError(f"{key}: must be at most {_shown(high)}, got {value!r}")
     return converted
+
+
+def _shown(bound: Any) -> str:
+    # A duration bound reads as config spells it (100ms), not as timedelta's 0:00:00.100000.
+    if isinstance(bound, timedelta):
+        ms = round(bound.total_seconds() * 1000)
+        return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+    return str(bound)
 
 
 def _scalar(kind: Any, value: Any, key: str) -> Any:
