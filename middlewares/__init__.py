@@ -36,7 +36,7 @@ def build_middlewares(config: Config) -> list[web.middleware]:  # type: ignore[v
         rate_limit_middleware(config.rate_limit),
         # Size and media type before reading; then parse and clean once.
         body_guard_middleware(config.server.max_body_size),
-        sanitize_middleware,
+        sanitize_middleware(config.server.body_timeout),
         # Innermost: validated input for the handler (authentication is per route).
         validation_middleware,
     ]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import traceback
-
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, ServerSelectionTimeoutError
@@ -17,13 +15,16 @@ from server.core.errors import (
     ServiceUnavailable,
 )
 from server.core.keys import CONFIG, REQUEST_ID
+from server.core.text import printable
 from server.http.responses import envelope
-from server.observability.logs import APP
+from server.observability.logs import APP, format_exception
 
 # AutoReconnect, NetworkTimeout and NotPrimaryError are ConnectionFailure subclasses.
 DATABASE_DOWN = (ConnectionFailure, ServerSelectionTimeoutError, ExecutionTimeout)
 _HTTP_CODES = {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 403: "FORBIDDEN", 404: "NOT_FOUND",
                405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
+# How much of the client's path a 404 message repeats (escaped: it is the client's text).
+PATH_ECHO_LIMIT = 200
 
 
 def from_app_error(request: web.Request, exc: AppError) -> web.Response:
@@ -35,7 +36,8 @@ def from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Res
     status = exc.status
     headers: dict[str, str] = {}
     if status == 404:
-        return from_app_error(request, NotFound(f"Route {request.path} not found"))
+        path = printable(request.path, PATH_ECHO_LIMIT)
+        return from_app_error(request, NotFound(f"Route {path} not found"))
     if status == 405:
         headers["Allow"] = exc.headers.get("Allow", "")
         return from_app_error(request, MethodNotAllowed(f"Method {request.method} not allowed",
@@ -53,7 +55,7 @@ def from_unexpected(request: web.Request, exc: BaseException) -> web.Response:
               extra={"fields": {"requestId": request.get(REQUEST_ID), "path": request.path}})
     extra = None
     if request.app[CONFIG].is_development:
-        extra = {"stack": "".join(traceback.format_exception(exc))}
+        extra = {"stack": format_exception(exc)}
     return envelope(request, 500, "Internal Server Error", "INTERNAL_ERROR", extra=extra)
 
 

@@ -28,6 +28,7 @@ from server.core.errors import (
     AppError,
     InvalidJson,
     PayloadTooLarge,
+    RequestTimeout,
     ServiceUnavailable,
     TooManyRequests,
     UnsupportedMediaType,
@@ -144,6 +145,9 @@ def _shared_errors(responses: dict[str, Any], path: str, has_input: bool,
         add_error(responses, InvalidJson)
         add_error(responses, PayloadTooLarge)
         add_error(responses, UnsupportedMediaType)
+        add_error(responses, RequestTimeout,
+                  "The body did not fully arrive within `server.body_timeout`; the connection "
+                  "is closed")
     if path.startswith(API_PREFIX):
         add_error(responses, TooManyRequests(extra={"retryAfter": 900}),
                   "Rate limit exceeded (`Retry-After` says when to retry)")

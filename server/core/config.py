@@ -31,7 +31,7 @@ class ByteSize(int):
     """An int of bytes, written in config as `100kb`, `10mb` or a plain number."""
 
 
-def _meta(minimum: float | None = None, maximum: float | None = None,
+def _meta(minimum: float | timedelta | None = None, maximum: float | timedelta | None = None,
           choices: tuple[str, ...] | None = None) -> dict[str, Any]:
     return {"min": minimum, "max": maximum, "choices": choices}
 
@@ -45,6 +45,12 @@ class ServerConfig:
     trust_proxy: int = field(default=0, metadata=_meta(0, 10))
     max_body_size: ByteSize = ByteSize(100 * 1024)  # noqa: RUF009 - an immutable int
     shutdown_timeout: timedelta = timedelta(seconds=30)
+    # A connection must send a complete request head within header_timeout of opening (or of
+    # its previous answer), and a body within body_timeout: slow clients are cut off.
+    header_timeout: timedelta = field(default=timedelta(seconds=10),
+                                      metadata=_meta(timedelta(milliseconds=100)))
+    body_timeout: timedelta = field(default=timedelta(seconds=30),
+                                    metadata=_meta(timedelta(milliseconds=100)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,10 +264,18 @@ def _convert(kind: Any, value: Any, key: str, meta: Mapping[str, Any]) -> Any:
         raise ConfigError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
     low, high = meta.get("min"), meta.get("max")
     if low is not None and converted < low:
-        raise ConfigError(f"{key}: must be at least {low}, got {value!r}")
+        raise ConfigError(f"{key}: must be at least {_shown(low)}, got {value!r}")
     if high is not None and converted > high:
-        raise ConfigError(f"{key}: must be at most {high}, got {value!r}")
+        raise ConfigError(f"{key}: must be at most {_shown(high)}, got {value!r}")
     return converted
+
+
+def _shown(bound: Any) -> str:
+    # A duration bound reads as config spells it (100ms), not as timedelta's 0:00:00.100000.
+    if isinstance(bound, timedelta):
+        ms = round(bound.total_seconds() * 1000)
+        return f"{ms // 1000}s" if ms % 1000 == 0 else f"{ms}ms"
+    return str(bound)
 
 
 def _scalar(kind: Any, value: Any, key: str) -> Any:

@@ -18,6 +18,7 @@
     ├── NotFound (404 NOT_FOUND)
     │   └── UserNotFound, SessionNotFound
     ├── MethodNotAllowed (405 METHOD_NOT_ALLOWED)
+    ├── RequestTimeout (408 REQUEST_TIMEOUT)  - the body did not arrive within server.body_timeout
     ├── Conflict (409 CONFLICT)
     │   └── EmailTaken (EMAIL_TAKEN)
     ├── PayloadTooLarge (413 PAYLOAD_TOO_LARGE)
@@ -127,6 +128,12 @@ class Conflict(AppError):
     status = 409
     code = "CONFLICT"
     message = "Conflict"
+
+
+class RequestTimeout(AppError):
+    status = 408
+    code = "REQUEST_TIMEOUT"
+    message = "Request body not received in time"
 
 
 class PayloadTooLarge(AppError):

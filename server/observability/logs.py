@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import traceback
 from typing import Any, cast
 
 import orjson
 
 from server.core.clock import iso, utcnow
 from server.core.config import LoggingConfig
+from server.core.text import printable, well_formed
 
 ACCESS = logging.getLogger("gatehouse.access")
 SECURITY = logging.getLogger("gatehouse.security")
@@ -19,6 +21,40 @@ APP = logging.getLogger("gatehouse")
 # Never logged, whatever a caller passes in `fields`.
 _SECRET_FIELDS = frozenset({"password", "token", "accesstoken", "refreshtoken", "authorization",
                             "cookie", "hash", "link", "newpassword", "currentpassword"})
+
+
+# A traceback keeps its innermost frames (where it failed) and a bounded size: a
+# RecursionError would otherwise put ~1000 frames (~150 KB) on one line.
+TRACE_FRAMES = 6
+TRACE_CHARS = 4000
+
+
+def format_exception(exc: BaseException) -> str:
+    """The last TRACE_FRAMES frames of each exception in the chain, at most TRACE_CHARS."""
+    text = "".join(traceback.format_exception(exc, limit=-TRACE_FRAMES))
+    return text if len(text) <= TRACE_CHARS else "..." + text[-TRACE_CHARS:]
+
+
+def _json_safe(value: Any) -> Any:
+    try:
+        orjson.dumps(value, default=str)
+    except TypeError:  # orjson.JSONEncodeError: lone surrogates, or a value str() cannot fix
+        try:
+            text = value if isinstance(value, str) else repr(value)
+        except Exception:  # a broken __repr__ must not cost the line
+            text = "<unprintable>"
+        return well_formed(text)
+    return value
+
+
+def dump_line(line: dict[str, Any], option: int = 0) -> bytes:
+    """One log line as JSON. Never raises for a bad value: a field orjson refuses (text with
+    undecodable bytes, say) is written as well-formed text instead, and the line survives."""
+    try:
+        return orjson.dumps(line, default=str, option=option)
+    except TypeError:
+        safe = {well_formed(str(k)): _json_safe(v) for k, v in line.items()}
+        return orjson.dumps(safe, default=str, option=option)
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,14 +66,32 @@ class JsonFormatter(logging.Formatter):
         line.update(getattr(record, "fields", {}))
         if record.exc_info and record.levelno >= logging.ERROR:
             line["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(line, default=str).decode()
+        return dump_line(line).decode()
+
+    def formatException(self, ei: Any) -> str:
+        return format_exception(ei[1]) if ei[1] is not None else ""
+
+
+def _logfmt(value: Any) -> str:
+    text = printable(str(value))
+    if text and not any(c in text for c in ' ="'):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class TextFormatter(logging.Formatter):
+    """One line per record, `key=value` fields (quoted when they hold a space, `=` or `"`).
+    Every part that may carry client text has its control characters (and undecodable
+    bytes) escaped, so a `%0a` in a path can never start a forged line."""
+
     def format(self, record: logging.LogRecord) -> str:
-        fields = " ".join(f"{k}={v}" for k, v in getattr(record, "fields", {}).items())
-        head = f"{iso(utcnow())} {record.levelname.lower()} {record.name}"
-        return f"{head} {record.getMessage()} {fields}"
+        fields = " ".join(f"{printable(str(k))}={_logfmt(v)}"
+                          for k, v in getattr(record, "fields", {}).items())
+        head = f"{iso(utcnow())} {record.levelname.lower()} {printable(record.name)}"
+        line = f"{head} {printable(record.getMessage())} {fields}"
+        if record.exc_info and record.levelno >= logging.ERROR and record.exc_info[1]:
+            line += f" exc={_logfmt(format_exception(record.exc_info[1]))}"
+        return line
 
 
 class _Line:
@@ -80,11 +134,11 @@ def access(fields: dict[str, Any]) -> None:
 
 def _write_access(handler: Any) -> None:
     # One lock, one write and one flush for every line of the turn; "time" is when the line
-    # is formatted, as with JsonFormatter.
+    # is formatted, as with JsonFormatter. Each line is serialised on its own by dump_line,
+    # which never raises: one bad value can never cost the other lines of the batch.
     fields, handler.access_pending = handler.access_pending, []
     head = {"time": iso(utcnow()), "level": "info", "logger": ACCESS.name, "msg": "request"}
-    text = b"".join(orjson.dumps({**head, **line}, default=str,
-                                 option=orjson.OPT_APPEND_NEWLINE) for line in fields)
+    text = b"".join(dump_line({**head, **line}, orjson.OPT_APPEND_NEWLINE) for line in fields)
     with handler.lock:
         handler.stream.write(text.decode())
         handler.stream.flush()

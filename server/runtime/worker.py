@@ -15,6 +15,7 @@ from aiohttp import web
 from server.core.config import Config
 from server.observability.logs import setup_logging
 from server.web.app import create_app
+from server.web.hardening import server_options
 
 LOG = logging.getLogger("gatehouse.worker")
 
@@ -66,6 +67,8 @@ async def _serve(config: Config, sock: socket.socket, ready: Connection) -> None
         create_app(config),
         access_log=None,
         shutdown_timeout=config.server.shutdown_timeout.total_seconds(),
+        # header_timeout and the lingering read after an answer: slow clients are cut off.
+        **server_options(config.server),
     )
     # Startup runs the cleanup contexts (database client, indexes) before we accept anything.
     await runner.setup()

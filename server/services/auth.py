@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 from datetime import datetime, timedelta
 from typing import Any
 
-from models import users
+from models import sessions, users
 from models.users import User
 from server.core.config import Config
 from server.core.errors import (
@@ -53,11 +54,26 @@ async def register(db: Any, config: Config, mailer: Any, data: dict[str, Any], n
         emailVerificationToken=token_hash(token),
         emailVerificationExpires=now + VERIFICATION_TTL)
     user = await users.insert_user(db, doc)
-    started = await start_session(db, config, user.id, now, user_agent=user_agent, ip=ip,
-                                  audit=audit)
-    await mailer.send(verification_email(config, user.email, token))
+    try:
+        started = await start_session(db, config, user.id, now, user_agent=user_agent, ip=ip,
+                                      audit=audit)
+        await mailer.send(verification_email(config, user.email, token))
+    except BaseException:
+        # A register that fails after the insert leaves nothing behind: an account with no
+        # session and no verification mail would only turn the client's retry into a 409.
+        await asyncio.shield(_undo_register(db, user.id))
+        raise
     audit.event("user_registered", userId=user.id)
     return started
+
+
+async def _undo_register(db: Any, user_id: str) -> None:
+    # Best effort, user first (it is what blocks a retry): the error that brought us here
+    # is the one the client must see.
+    with contextlib.suppress(Exception):
+        await users.delete_user(db, user_id)
+    with contextlib.suppress(Exception):
+        await sessions.delete_sessions(db, user_id)
 
 
 async def login(db: Any, config: Config, email: str, password: str, now: datetime, *,

@@ -193,8 +193,8 @@ class TestDeclarationHelpers:
         assert operation["security"] == [{"bearerAuth": []}]
         assert operation["requestBody"]["required"] is True
         assert operation["parameters"][0]["name"] == "kind"
-        assert set(operation["responses"]) == {"201", "400", "401", "403", "409", "413", "415",
-                                               "429", "500", "503"}
+        assert set(operation["responses"]) == {"201", "400", "401", "403", "408", "409", "413",
+                                               "415", "429", "500", "503"}
         assert "Set-Cookie" in operation["responses"]["201"]["headers"]
         bad = operation["responses"]["400"]["content"]["application/json"]["examples"]
         assert {"VALIDATION_ERROR", "INVALID_JSON"} <= set(bad)

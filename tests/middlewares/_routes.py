@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from aiohttp_apispec import querystring_schema, request_schema
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
 
 from server.core.config import Config
 from server.core.keys import BODY, DATA, QUERY
@@ -25,6 +25,15 @@ class EchoSchema(Schema):
     profile = fields.Dict()
 
 
+class LookupSchema(Schema):
+    """Any fields: the lookup route takes a body, and uses it raw."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    email = fields.Raw()
+
+
 class SearchSchema(Schema):
     q = fields.String()
     page = fields.Integer()
@@ -39,6 +48,7 @@ async def echo(request: web.Request) -> web.Response:
     return ok(data={"stored": stored})
 
 
+@request_schema(LookupSchema)
 async def lookup(request: web.Request) -> web.Response:
     """Use the raw sanitized body as a filter, the way a careless model would."""
     found = await request.app[DB].people.find_one(request[BODY] or {}, {"_id": 0})
@@ -52,6 +62,18 @@ async def search(request: web.Request) -> web.Response:
 
 async def boom(request: web.Request) -> web.Response:
     raise RuntimeError("kaboom: secret-driver-detail")
+
+
+def _recurse(depth: int) -> None:
+    if depth == 0:
+        raise RuntimeError("deep failure")
+    _recurse(depth - 1)
+
+
+async def deep(request: web.Request) -> web.Response:
+    """A bug that fails 300 frames down (a traceback no log line should carry whole)."""
+    _recurse(300)
+    return ok()
 
 
 async def big(request: web.Request) -> web.Response:
@@ -76,6 +98,7 @@ def build_test_app(config: Config) -> web.Application:
     app.router.add_get(f"{PREFIX}/search", search)
     app.router.add_get(f"{PREFIX}/boom", boom)
     app.router.add_get(f"{PREFIX}/big", big)
+    app.router.add_get(f"{PREFIX}/deep", deep)
     app.router.add_get(f"{PREFIX}/verify-email/{{token}}", token_path)
     app.router.add_get(f"{PREFIX}/find-one", find_one)
     return app

@@ -120,6 +120,8 @@ class TestErrorsNameTheKey:
         ("mail:\n  backend: pigeon\n", "mail.backend", "console, file, smtp"),
         ("logging:\n  format: xml\n", "logging.format", "json, text"),
         ("security:\n  bcrypt_rounds: 3\n", "security.bcrypt_rounds", "at least 4"),
+        ("server:\n  header_timeout: 0s\n", "server.header_timeout", "at least 100ms"),
+        ("server:\n  body_timeout: 50ms\n", "server.body_timeout", "at least 100ms"),
     ])
     def test_bad_value(self, write, text, key, words):
         message = fails(write, text)

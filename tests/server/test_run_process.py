@@ -85,14 +85,19 @@ def health_count(service: Service) -> float:
     )
 
 
+# A body forgot-password accepts (an unknown address: 200, no mail), padded to any length.
+FORGOT_BODY = b'{"email": "nobody@example.com"}'
+
+
 def slow_request(port: int, body: bytes, first: int) -> socket.socket:
-    """A GET /health whose JSON body has only its first `first` bytes sent so far.
+    """A POST /auth/forgot-password whose JSON body has only its first `first` bytes sent.
 
     No debug route in the app: the request is slow because its *body* arrives slowly. The
-    sanitize middleware awaits the whole body before the handler runs, so the request stays
-    in flight inside the worker until the rest is sent."""
+    sanitize middleware awaits the whole body of a route that takes one before the handler
+    runs, so the request stays in flight inside the worker until the rest is sent."""
     head = (
-        f"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"POST /api/v1/auth/forgot-password HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Content-Type: application/json\r\n"
         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
     ).encode()
     conn = socket.create_connection(("127.0.0.1", port), timeout=20)
@@ -199,17 +204,17 @@ class TestGracefulStop:
     ) -> None:
         service = make_service().start()
         ready_workers(service)
-        body = b'{"pad": "' + b"x" * 1990 + b'"}'
-        with slow_request(service.port, body, 100) as conn:
+        body = FORGOT_BODY + b" " * 1990
+        with slow_request(service.port, body, 10) as conn:
             time.sleep(0.5)
             service.signal(signal.SIGTERM)
             wait_for(lambda: service.events("worker_stopping"), 5, "workers told to stop")
-            for start in range(100, len(body), 200):
+            for start in range(10, len(body), 200):
                 time.sleep(0.2)
                 conn.sendall(body[start : start + 200])
             response = _read_all(conn)
         assert response.startswith(b"HTTP/1.1 200"), response[:200]
-        assert b'"status":"healthy"' in response
+        assert b"a password reset link has been sent" in response
         assert service.wait() == 0
         with pytest.raises(ConnectionRefusedError):
             socket.create_connection(("127.0.0.1", service.port), timeout=2).close()
@@ -316,7 +321,7 @@ class TestMetricsAcrossWorkers:
         service = make_service().start()
         workers = ready_workers(service)
         in_flight = "gatehouse_http_requests_in_flight"
-        with slow_request(service.port, b'{"pad": "never finished"}', 5):
+        with slow_request(service.port, FORGOT_BODY, 5):
             # The stuck upload plus the /metrics request asking.
             wait_for(lambda: metric(service, in_flight) == 2, 10, "the upload counted in flight")
             for pid in workers:
