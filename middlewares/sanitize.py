@@ -15,18 +15,13 @@ from aiohttp.typedefs import Handler
 
 from server.core.errors import InvalidJson
 from server.core.keys import BODY, QUERY
+from server.core.text import escape_angles
 
 
 def _is_unsafe_key(key: str) -> bool:
     # `$` and `.` are operator syntax; NUL cannot be stored in a BSON key at all (the driver
     # would raise InvalidDocument, a 500, on a client's whim).
     return key.startswith("$") or "." in key or "\x00" in key
-
-
-def _escape(text: str) -> str:
-    if "<" in text or ">" in text:
-        return text.replace("<", "&lt;").replace(">", "&gt;")
-    return text
 
 
 def clean(value: Any, key: str = "") -> Any:
@@ -37,7 +32,7 @@ def clean(value: Any, key: str = "") -> Any:
     if isinstance(value, list):
         return [clean(item, key) for item in value]
     if isinstance(value, str) and "password" not in key.lower():
-        return _escape(value)
+        return escape_angles(value)
     return value
 
 
@@ -66,6 +61,6 @@ async def sanitize_middleware(request: web.Request, handler: Handler) -> web.Str
         return await handler(request)
     query = request.query
     # A repeated query parameter keeps its last value.
-    request[QUERY] = {k: _escape(query.getall(k)[-1]) for k in query
+    request[QUERY] = {k: escape_angles(query.getall(k)[-1]) for k in query
                       if not _is_unsafe_key(k)}
     return await handler(request)
