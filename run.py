@@ -23,10 +23,25 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--workers", type=int, help="overrides server.workers (0 = per core)")
     else:
         parser.add_argument("--email", required=True)
-        parser.add_argument("--password", required=True)
-        parser.add_argument("--first-name", default="Admin")
-        parser.add_argument("--last-name", default="User")
+        parser.add_argument("--password", help="the new admin's password (required unless "
+                                               "--promote)")
+        parser.add_argument("--first-name", help="the new admin's first name (default Admin)")
+        parser.add_argument("--last-name", help="the new admin's last name (default User)")
+        parser.add_argument("--promote", action="store_true",
+                            help="make the existing, verified, active account with this email "
+                                 "an admin; it keeps its own password and names")
     return parser
+
+
+def _check_admin_flags(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Usage errors (exit 2): a new admin needs a password; a promotion takes none, since a
+    password or name given with it would otherwise be silently ignored."""
+    if args.promote:
+        if any(v is not None for v in (args.password, args.first_name, args.last_name)):
+            parser.error("--promote keeps the account's own password and names: drop "
+                         "--password, --first-name and --last-name")
+    elif args.password is None:
+        parser.error("the following arguments are required: --password (or --promote)")
 
 
 def _config_loader(args: argparse.Namespace) -> tuple[Config, Callable[[], Config]]:
@@ -74,7 +89,7 @@ def _create_admin(args: argparse.Namespace) -> int:
         with embedded_database(config) as live:
             done = asyncio.run(create_admin_command(
                 live, email=args.email, password=args.password, first_name=args.first_name,
-                last_name=args.last_name))
+                last_name=args.last_name, promote=args.promote))
     except AppError as exc:
         return _fail(exc.text)
     except EmbeddedDbError as exc:
@@ -90,7 +105,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = args_in.pop(0)
     elif args_in and not args_in[0].startswith("-"):
         return _fail(f"unknown command {args_in[0]!r}: expected one of {', '.join(COMMANDS)}")
-    args = _parser(command).parse_args(args_in)
+    parser = _parser(command)
+    args = parser.parse_args(args_in)
+    if command == "create-admin":
+        _check_admin_flags(parser, args)
     try:
         return _serve(args) if command == "serve" else _create_admin(args)
     except ConfigError as exc:

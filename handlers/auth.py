@@ -44,6 +44,7 @@ from server.core.errors import (
     SessionNotFound,
 )
 from server.core.keys import CLOCK, CONFIG, DATA
+from server.core.text import escape_angles
 from server.db import DB
 from server.http.request import client_ip
 from server.mail.sender import MAILER
@@ -78,8 +79,9 @@ def _signed_in(request: web.Request, started: Started, message: str,
 
 
 def _client(request: web.Request) -> dict[str, Any]:
-    return {"user_agent": request.headers.get("User-Agent", "")[:512] or None,
-            "ip": client_ip(request), "audit": audit_of(request)}
+    # The User-Agent is client text shown back by GET /sessions: escaped like any body string.
+    agent = escape_angles(request.headers.get("User-Agent", "")[:512])
+    return {"user_agent": agent or None, "ip": client_ip(request), "audit": audit_of(request)}
 
 
 class AuthHandler:

@@ -126,6 +126,7 @@ class UsersHandler:
     @errors(InvalidId, UserNotFound, LastAdmin)
     @requires(*ADMIN)
     async def delete_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
-        await users.delete_user(request.app[DB], request[DATA]["id"], audit_of(request),
+        app = request.app
+        await users.delete_user(app[DB], request[DATA]["id"], app[CLOCK](), audit_of(request),
                                 ctx.user.id)
         return respond(request, message="User deleted")

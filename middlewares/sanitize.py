@@ -20,6 +20,7 @@ from aiohttp.typedefs import Handler, Middleware
 
 from server.core.errors import FieldError, InvalidJson, RequestTimeout, ValidationFailed
 from server.core.keys import BODY, QUERY
+from server.core.text import escape_angles
 
 # Levels of arrays/objects a body may nest (the body itself is level 1). No route needs more
 # than a few; the cap keeps clean() and marshmallow far from Python's recursion limit.
@@ -31,12 +32,6 @@ def _is_unsafe_key(key: str) -> bool:
     # `$` and `.` are operator syntax; NUL cannot be stored in a BSON key at all (the driver
     # would raise InvalidDocument, a 500, on a client's whim).
     return key.startswith("$") or "." in key or "\x00" in key
-
-
-def _escape(text: str) -> str:
-    if "<" in text or ">" in text:
-        return text.replace("<", "&lt;").replace(">", "&gt;")
-    return text
 
 
 def too_deep(value: Any, limit: int = MAX_DEPTH) -> bool:
@@ -64,7 +59,7 @@ def clean(value: Any, key: str = "") -> Any:
     if isinstance(value, list):
         return [clean(item, key) for item in value]
     if isinstance(value, str) and "password" not in key.lower():
-        return _escape(value)
+        return escape_angles(value)
     return value
 
 
@@ -115,7 +110,7 @@ def sanitize_middleware(body_timeout: timedelta) -> Middleware:
             return await handler(request)
         query = request.query
         # A repeated query parameter keeps its last value.
-        request[QUERY] = {k: _escape(query.getall(k)[-1]) for k in query
+        request[QUERY] = {k: escape_angles(query.getall(k)[-1]) for k in query
                           if not _is_unsafe_key(k)}
         return await handler(request)
 

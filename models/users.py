@@ -354,13 +354,6 @@ async def update_fields(db: Any, user_id: str, fields: Mapping[str, Any],
     return _maybe(doc)
 
 
-async def other_active_admin_exists(db: Any, user_id: str) -> bool:
-    """Whether an active admin other than `user_id` exists (the last-admin rule)."""
-    doc = await db[COLLECTION].find_one(
-        {"role": "admin", "isActive": True, "_id": {"$ne": object_id(user_id)}}, {"_id": 1})
-    return doc is not None
-
-
 async def delete_user(db: Any, user_id: str) -> bool:
     """Remove the user document for good; True if there was one."""
     result = await db[COLLECTION].delete_one({"_id": object_id(user_id)})

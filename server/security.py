@@ -5,6 +5,11 @@ a long (or multi-byte Unicode) password would be silently truncated. We feed bcr
 base64(HMAC-SHA256(PREHASH_KEY, utf8(password))), 44 ASCII bytes with no NUL, so every
 character of a password up to 128 characters counts. The key is a fixed domain separator, not
 a secret: changing it would invalidate every stored hash.
+
+Passwords are normalised to Unicode NFC before hashing and before checking (NIST SP 800-63B
+5.1.1.2), so "é" typed precomposed or as "e" + combining accent is the same password. Hashes
+stored before that were made from the password as typed: when the NFC form differs and does
+not match, the typed form is checked too (match_password says RAW, and login rehashes).
 """
 
 from __future__ import annotations
@@ -15,12 +20,15 @@ import contextlib
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import threading
+import unicodedata
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 import bcrypt
@@ -32,6 +40,10 @@ from server.core.errors import InvalidToken, TokenExpired
 PREHASH_KEY = b"gatehouse.password.v1"
 ALGORITHM = "HS256"
 _REQUIRED_CLAIMS = ["sub", "email", "role", "sid", "jti", "iat", "exp", "iss", "aud"]
+# User and session ids as we issue them: str(ObjectId), 24 lower-case hex digits.
+_ID = re.compile(r"[0-9a-f]{24}")
+# Whole seconds on both sides: a token may look a second longer-lived or younger than exact.
+_CLOCK_LEEWAY_S = 1
 
 # bcrypt is CPU-bound and releases the GIL: a pool sized to the cores runs hashes in parallel
 # without starving the event loop. It is a per-process CPU resource (created lazily, so after
@@ -68,15 +80,36 @@ def _prehash(password: str) -> bytes:
     return base64.b64encode(digest)
 
 
+def _nfc(password: str) -> str:
+    return unicodedata.normalize("NFC", password)
+
+
 def _hash_sync(password: str, rounds: int) -> str:
-    return bcrypt.hashpw(_prehash(password), bcrypt.gensalt(rounds)).decode("ascii")
+    return bcrypt.hashpw(_prehash(_nfc(password)), bcrypt.gensalt(rounds)).decode("ascii")
 
 
-def _verify_sync(password: str, hashed: str) -> bool:
+def _checkpw(password: str, hashed: str) -> bool:
     try:
         return bcrypt.checkpw(_prehash(password), hashed.encode("ascii"))
     except ValueError:  # a malformed stored hash never verifies
         return False
+
+
+class Match(Enum):
+    NONE = "none"
+    NFC = "nfc"  # the normalised password matched
+    RAW = "raw"  # only the password as typed matched: a hash from before normalisation
+
+
+def _match_sync(password: str, hashed: str) -> Match:
+    normalised = _nfc(password)
+    if _checkpw(normalised, hashed):
+        return Match.NFC
+    # The fallback costs a second bcrypt only for passwords that NFC changes; the dummy
+    # check of an unknown email runs this same function, so both take the same time.
+    if normalised != password and _checkpw(password, hashed):
+        return Match.RAW
+    return Match.NONE
 
 
 async def hash_password(password: str, rounds: int) -> str:
@@ -85,18 +118,23 @@ async def hash_password(password: str, rounds: int) -> str:
     return await loop.run_in_executor(_executor(), _hash_sync, password, rounds)
 
 
-async def verify_password(password: str, hashed: str | None, rounds: int) -> bool:
-    """True when `password` matches `hashed`. With no hash (unknown email) a dummy hash of the
-    same cost is checked instead, so both failures take the same time."""
+async def match_password(password: str, hashed: str | None, rounds: int) -> Match:
+    """How `password` matches `hashed` (Match.RAW: rehash it). With no hash (unknown email) a
+    dummy hash of the same cost is checked instead, so both failures take the same time."""
     loop = asyncio.get_running_loop()
     if hashed is None:
         dummy = _dummy_hashes.get(rounds)
         if dummy is None:
             dummy = _dummy_hashes[rounds] = (
                 await hash_password(secrets.token_urlsafe(16), rounds)).encode("ascii")
-        await loop.run_in_executor(_executor(), _verify_sync, password, dummy.decode("ascii"))
-        return False
-    return await loop.run_in_executor(_executor(), _verify_sync, password, hashed)
+        await loop.run_in_executor(_executor(), _match_sync, password, dummy.decode("ascii"))
+        return Match.NONE
+    return await loop.run_in_executor(_executor(), _match_sync, password, hashed)
+
+
+async def verify_password(password: str, hashed: str | None, rounds: int) -> bool:
+    """True when `password` matches `hashed` (see match_password)."""
+    return await match_password(password, hashed, rounds) is not Match.NONE
 
 
 def needs_rehash(hashed: str, rounds: int) -> bool:
@@ -146,20 +184,38 @@ def create_access_token(cfg: JwtConfig, *, user_id: str, email: str, role: str,
 
 
 def decode_access_token(cfg: JwtConfig, token: str, now: datetime) -> AccessClaims:
-    """Verify signature, algorithm, issuer, audience and expiry (against the app clock).
-    Raises TokenExpired, or InvalidToken for anything else."""
+    """Verify signature, algorithm, issuer, audience, claim shapes, lifetime and expiry
+    (against the app clock). Raises TokenExpired, or InvalidToken for anything else."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token, cfg.secret, algorithms=[ALGORITHM], audience=cfg.audience,
             issuer=cfg.issuer,
-            # exp/iat are checked below against the app clock (settable in tests).
-            options={"require": _REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False})
-        expires = int(claims["exp"])
-        fields = (claims["sub"], claims["email"], claims["role"], claims["sid"], claims["jti"])
-    except (jwt.InvalidTokenError, ValueError, TypeError):
+            # exp/iat/nbf are checked below, strictly and against the app clock.
+            options={"require": _REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False,
+                     "verify_nbf": False})
+    except jwt.InvalidTokenError:
         raise InvalidToken() from None
-    if not all(isinstance(value, str) for value in fields):
+    fields = (claims["sub"], claims["email"], claims["role"], claims["sid"], claims["jti"])
+    if not all(isinstance(value, str) for value in fields) \
+            or not (_ID.fullmatch(claims["sub"]) and _ID.fullmatch(claims["sid"])):
         raise InvalidToken()
-    if expires <= now.timestamp():
-        raise TokenExpired()
+    expires = _check_times(cfg, claims, now.timestamp())
     return AccessClaims(*fields, expires_at=expires)
+
+
+def _check_times(cfg: JwtConfig, claims: dict[str, Any], now: float) -> int:
+    """The expiry of a token whose time claims are whole JSON numbers (not 1e30, "123" or
+    true), issued (and valid from) no later than now, living no longer than jwt.access_ttl.
+    Raises InvalidToken, or TokenExpired once it has expired."""
+    names = ("exp", "iat", "nbf") if "nbf" in claims else ("exp", "iat")
+    # type() rather than isinstance(): bool is an int subclass, and true is no timestamp.
+    if any(type(claims[name]) is not int for name in names):
+        raise InvalidToken()
+    expires, issued = claims["exp"], claims["iat"]
+    valid_from = max(issued, claims.get("nbf", issued))
+    if expires - issued > cfg.access_ttl.total_seconds() + _CLOCK_LEEWAY_S \
+            or valid_from > now + _CLOCK_LEEWAY_S:
+        raise InvalidToken()
+    if expires <= now:
+        raise TokenExpired()
+    return int(expires)

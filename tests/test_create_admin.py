@@ -1,4 +1,5 @@
-"""`python run.py create-admin` as a real process: create, promote, refuse bad input."""
+"""`python run.py create-admin` as a real process: create, refuse existing accounts, promote
+explicitly, refuse bad input."""
 
 from __future__ import annotations
 
@@ -63,35 +64,87 @@ class TestCreate:
         assert ADMIN_PASSWORD not in str(doc)
 
 
-class TestPromote:
-    async def test_promotes_an_existing_user_keeping_their_password(
+class TestExistingAccount:
+    """Issue 13 item 1: someone who registered the address first never becomes admin by
+    the operator's command; only an explicit --promote of a verified, active account does."""
+
+    async def test_an_address_someone_registered_first_is_refused(
+            self, client: TestClient, config: Config) -> None:  # type: ignore[type-arg]
+        squatter = await person_of(client, email="root@example.com")
+        result = create_admin(config, "--email", "ROOT@example.com", "--password",
+                              ADMIN_PASSWORD)
+        assert result.returncode == 1
+        assert result.stdout == ""
+        assert result.stderr.splitlines() == [
+            "root@example.com already has an account: nothing was changed. To make that "
+            "account an admin, run create-admin --email root@example.com --promote (it "
+            "keeps its own password)"]
+        assert ADMIN_PASSWORD not in result.stderr
+        # The squatter is still a plain user, and the operator's password opens nothing.
+        assert (await call(client, "GET", "", squatter))[0] == 403
+        assert (await sign_in(client, "root@example.com", ADMIN_PASSWORD))[0] == 401
+
+    async def test_an_existing_admin_is_refused_too(self, config: Config) -> None:
+        assert create_admin(config, "--email", "root@example.com", "--password",
+                            ADMIN_PASSWORD).returncode == 0
+        again = create_admin(config, "--email", "root@example.com", "--password",
+                             "0ther!Pass-word")
+        assert again.returncode == 1
+        assert again.stderr.splitlines() == [
+            "root@example.com already has an account (an admin): nothing was changed"]
+
+    async def test_promote_makes_a_verified_active_user_admin(
             self, client: TestClient, config: Config) -> None:  # type: ignore[type-arg]
         user = await person_of(client, email="ada@example.com")
-        assert (await call(client, "GET", "", user))[0] == 403
-        result = create_admin(config, "--email", "ADA@example.com", "--password", ADMIN_PASSWORD)
+        await db_of(client).users.update_one({"_id": ObjectId(user.id)},
+                                             {"$set": {"isEmailVerified": True}})
+        result = create_admin(config, "--email", "ADA@example.com", "--promote")
         assert (result.returncode, result.stdout.strip()) == (
             0, "promoted ada@example.com to admin (password unchanged)")
         # The existing token now carries admin rights: the role is read on every request.
         assert (await call(client, "GET", "", user))[0] == 200
         assert (await sign_in(client, "ada@example.com", PASSWORD))[0] == 200
-        assert (await sign_in(client, "ada@example.com", ADMIN_PASSWORD))[0] == 401
+        again = create_admin(config, "--email", "ada@example.com", "--promote")
+        assert (again.returncode, again.stdout.strip()) == (
+            0, "ada@example.com is already an admin")
 
-    async def test_reactivates_a_deactivated_user(self, client: TestClient,  # type: ignore[type-arg]
-                                                  config: Config) -> None:
-        user = await person_of(client, email="gone@example.com")
-        await db_of(client).users.update_one({"_id": ObjectId(user.id)},
-                                             {"$set": {"isActive": False}})
-        assert (await sign_in(client, "gone@example.com", PASSWORD))[0] == 403
-        assert create_admin(config, "--email", "gone@example.com", "--password",
-                            ADMIN_PASSWORD).returncode == 0
-        status, body = await sign_in(client, "gone@example.com", PASSWORD)
-        assert (status, body["data"]["user"]["role"]) == (200, "admin")
+    @pytest.mark.parametrize(("state", "line"), [
+        ({"isEmailVerified": False},
+         "ada@example.com has not verified its email address: only a verified, active "
+         "account can be promoted"),
+        ({"isEmailVerified": True, "isActive": False},
+         "ada@example.com is deactivated: only a verified, active account can be promoted"),
+        ({"isEmailVerified": False, "isActive": False, "role": "admin"},
+         "ada@example.com is deactivated: only a verified, active account can be promoted"),
+    ])
+    async def test_promote_never_takes_an_unverified_or_deactivated_account(
+            self, client: TestClient, config: Config, state: dict[str, Any],  # type: ignore[type-arg]
+            line: str) -> None:
+        user = await person_of(client, email="ada@example.com")
+        await db_of(client).users.update_one({"_id": ObjectId(user.id)}, {"$set": state})
+        result = create_admin(config, "--email", "ada@example.com", "--promote")
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr.splitlines() == [line]
+        doc = await db_of(client).users.find_one({"_id": ObjectId(user.id)})
+        assert (doc["role"], doc["isActive"], doc["isEmailVerified"]) == (
+            state.get("role", "user"), state.get("isActive", True), state["isEmailVerified"])
 
-    async def test_an_admin_stays_an_admin(self, config: Config) -> None:
-        first = create_admin(config, "--email", "root@example.com", "--password", ADMIN_PASSWORD)
-        again = create_admin(config, "--email", "root@example.com", "--password", ADMIN_PASSWORD)
-        assert (first.returncode, again.returncode) == (0, 0)
-        assert again.stdout.strip() == "root@example.com is already an admin"
+    async def test_promote_of_an_unknown_address_creates_nothing(
+            self, client: TestClient, config: Config) -> None:  # type: ignore[type-arg]
+        result = create_admin(config, "--email", "nobody@example.com", "--promote")
+        assert (result.returncode, result.stdout) == (1, "")
+        assert result.stderr.splitlines() == [
+            "nobody@example.com has no account: to create an admin, run create-admin "
+            "--email nobody@example.com --password ... (without --promote)"]
+        assert await db_of(client).users.count_documents({}) == 0
+
+    @pytest.mark.parametrize("extra", [
+        ["--password", ADMIN_PASSWORD], ["--first-name", "Eve"], ["--last-name", "Eve"]])
+    def test_promote_takes_no_password_or_names(self, config: Config,
+                                                extra: list[str]) -> None:
+        result = create_admin(config, "--email", "ada@example.com", "--promote", *extra)
+        assert result.returncode == 2
+        assert "--promote keeps the account's own password and names" in result.stderr
 
 
 class TestBadInput:

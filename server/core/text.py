@@ -1,4 +1,5 @@
-"""Client text made safe: undecodable bytes replaced, control characters escaped, length capped."""
+"""Client text made safe: undecodable bytes replaced, control characters escaped, length capped,
+`<` `>` HTML-escaped."""
 
 from __future__ import annotations
 
@@ -36,4 +37,12 @@ def printable(text: str, limit: int | None = None) -> str:
         text = "".join(ch if ch.isprintable() else _escaped(ch) for ch in text)
     if limit is not None and len(text) > limit:
         text = text[:limit] + "..."
+    return text
+
+
+def escape_angles(text: str) -> str:
+    """`text` with `<` and `>` HTML-escaped (API.md: string input is stored escaped), so a
+    value shown later in an HTML page cannot open a tag. Other characters are kept as sent."""
+    if "<" in text or ">" in text:
+        return text.replace("<", "&lt;").replace(">", "&gt;")
     return text

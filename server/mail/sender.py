@@ -51,7 +51,13 @@ class ConsoleBackend:
 
 
 class FileBackend:
-    """One .eml file per message under a folder (development, tests, mail-to-disk setups)."""
+    """One .eml file per message under a folder (development, tests, mail-to-disk setups).
+
+    A message holds a live link (a reset token): the folder is 0700 and each file 0600, set
+    explicitly rather than left to the process umask."""
+
+    FOLDER_MODE = 0o700
+    FILE_MODE = 0o600
 
     def __init__(self, folder: str | Path) -> None:
         self.folder = Path(folder)
@@ -60,12 +66,18 @@ class FileBackend:
         await asyncio.to_thread(self._write, message)
 
     def _write(self, message: EmailMessage) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True, mode=self.FOLDER_MODE)
+        os.chmod(self.folder, self.FOLDER_MODE)  # mkdir's mode is masked; the folder may exist
         name = str(message["Message-ID"]).strip("<>").partition("@")[0]
         final = self.folder / f"{utcnow():%Y%m%dT%H%M%S}-{name}.eml"
-        # Write then rename, so a reader never sees half a message.
+        # Write then rename, so a reader never sees half a message. O_NOFOLLOW: a planted
+        # symlink is never written through.
         temp = final.with_suffix(".tmp")
-        temp.write_bytes(message.as_bytes())
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW,
+                     self.FILE_MODE)
+        with os.fdopen(fd, "wb") as out:
+            os.fchmod(out.fileno(), self.FILE_MODE)  # a leftover temp file keeps its old mode
+            out.write(message.as_bytes())
         os.replace(temp, final)
 
 

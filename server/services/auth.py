@@ -22,8 +22,10 @@ from server.core.errors import (
 )
 from server.mail.messages import reset_email, verification_email
 from server.security import (
+    Match,
     create_access_token,
     hash_password,
+    match_password,
     needs_rehash,
     new_token,
     token_hash,
@@ -82,7 +84,8 @@ async def login(db: Any, config: Config, email: str, password: str, now: datetim
     Raises BadCredentials, AccountLocked (423 + Retry-After) or AccountDeactivated."""
     sec = config.security
     user = await _reserve_attempt(db, config, email, password, now, audit)
-    if not await verify_password(password, user.password_hash, sec.bcrypt_rounds):
+    matched = await match_password(password, user.password_hash, sec.bcrypt_rounds)
+    if matched is Match.NONE:
         if user.login_attempts >= sec.max_login_attempts:
             await _lock(db, config, user, now, audit)
         _failed(audit, user.id, "wrong_password")
@@ -94,7 +97,8 @@ async def login(db: Any, config: Config, email: str, password: str, now: datetim
                     reason="deactivated")
         raise AccountDeactivated()
     upgraded = None
-    if needs_rehash(user.password_hash, sec.bcrypt_rounds):
+    # A hash made before passwords were NFC-normalised, or with another cost, is replaced.
+    if matched is Match.RAW or needs_rehash(user.password_hash, sec.bcrypt_rounds):
         upgraded = await hash_password(password, sec.bcrypt_rounds)
     started = await start_session(db, config, user.id, now, user_agent=user_agent, ip=ip,
                                   login=True, new_hash=upgraded, audit=audit)

@@ -1,12 +1,12 @@
 """User flows: profile and email change, password change, deactivation, admin management.
 
-The last-admin rule lives here: no change (role, isActive, DELETE /me, DELETE /{id}) may
-leave the service without an active admin. It is checked before the write; two admins
-removing each other at the same instant could both pass (documented in README, Users).
+The last-admin rule (no change may leave the service without an active admin, even under
+races) is enforced by server/services/last_admin.py, through which every such write goes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,10 +19,10 @@ from server.core.config import Config
 from server.core.errors import (
     CurrentPasswordIncorrect,
     InvalidId,
-    LastAdmin,
     UserNotFound,
 )
 from server.security import hash_password, verify_password
+from server.services import last_admin
 from server.services.audit import Audit
 from server.services.auth import resend_verification
 from server.services.sessions import end_all_sessions, end_sessions
@@ -76,13 +76,12 @@ def _document_fields(changes: Mapping[str, Any], user: User) -> dict[str, Any]:
 async def update_profile(db: Any, config: Config, mailer: Any, user: User,
                          changes: Mapping[str, Any], now: datetime, audit: Audit) -> User:
     """Apply validated changes to `user`; a new email resets verification and mails a link.
-    Raises EmailTaken (409) or UserNotFound (the user vanished meanwhile)."""
+    Raises EmailTaken (409), UserNotFound (the user vanished meanwhile) or, for a change that
+    would take away the last active admin, LastAdmin."""
     fields = _document_fields(changes, user)
     if not fields:
         return user
-    updated = await users.update_fields(db, user.id, fields, now)
-    if updated is None:
-        raise UserNotFound()
+    updated = await last_admin.update_user(db, user.id, fields, now)
     if "email" in fields:
         await resend_verification(db, config, mailer, updated, now, audit)
         audit.event("email_changed", userId=user.id)
@@ -104,8 +103,9 @@ async def change_password(db: Any, config: Config, user: User, session_id: str,
 
 async def deactivate_self(db: Any, user: User, now: datetime, audit: Audit) -> None:
     """Deactivate the signed-in user's account and end all its sessions. Raises LastAdmin."""
-    await _keep_an_admin(db, user, {"isActive": False})
-    await users.update_fields(db, user.id, {"isActive": False}, now)
+    # A user an admin deleted meanwhile has nothing left to deactivate: still a success.
+    with contextlib.suppress(UserNotFound):
+        await last_admin.update_user(db, user.id, {"isActive": False}, now)
     await end_all_sessions(db, user, audit, reason="deactivated")
     audit.event("account_deactivated", userId=user.id, by=user.id)
 
@@ -116,7 +116,6 @@ async def admin_update(db: Any, config: Config, mailer: Any, user_id: str,
     """An admin's change to any user (role, isActive and profile fields); deactivation ends
     the user's sessions. Raises InvalidId, UserNotFound, LastAdmin, EmailTaken."""
     target = await get_user(db, user_id)
-    await _keep_an_admin(db, target, changes)
     updated = await update_profile(db, config, mailer, target, changes, now, audit)
     if target.is_active and not updated.is_active:
         await end_all_sessions(db, updated, audit, reason="deactivated")
@@ -127,22 +126,13 @@ async def admin_update(db: Any, config: Config, mailer: Any, user_id: str,
     return updated
 
 
-async def delete_user(db: Any, user_id: str, audit: Audit, actor_id: str) -> None:
+async def delete_user(db: Any, user_id: str, now: datetime, audit: Audit,
+                      actor_id: str) -> None:
     """Delete a user for good, with all its sessions (a hard delete).
     Raises InvalidId, UserNotFound, LastAdmin."""
     target = await get_user(db, user_id)
-    await _keep_an_admin(db, target, {"isActive": False})
-    if not await users.delete_user(db, target.id):
-        raise UserNotFound()
+    await last_admin.delete_user(db, target.id, now)
     # The user document is gone, so its access tokens already fail; drop the refresh tokens.
     await end_sessions(db, target.id)
     audit.event("user_deleted", userId=target.id, by=actor_id)
 
-
-async def _keep_an_admin(db: Any, target: User, changes: Mapping[str, Any]) -> None:
-    """Raise LastAdmin when `changes` would take away the only active admin."""
-    stays_admin = changes.get("role", target.role) == "admin" \
-        and changes.get("isActive", target.is_active) is True
-    if target.role == "admin" and target.is_active and not stays_admin \
-            and not await users.other_active_admin_exists(db, target.id):
-        raise LastAdmin()

@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.core.config import Config
-from tests.handlers._auth import AUTH, bearer, db_of, login, refresh, register
+from tests.handlers._auth import AUTH, bearer, db_of, login, person, refresh, register
 
 SESSIONS = f"{AUTH}/sessions"
 
@@ -95,6 +95,22 @@ class TestListSessions:
 
     async def test_requires_a_bearer_token(self, client: TestClient) -> None:  # type: ignore[type-arg]
         assert (await client.get(SESSIONS)).status == 401
+
+    async def test_the_user_agent_is_escaped_like_every_string_input(
+            self, client: TestClient) -> None:  # type: ignore[type-arg]
+        """Issue 13 item 21: `<` and `>` of the User-Agent are HTML-escaped before they are
+        stored, as the sanitizer escapes every string of a body or query."""
+        resp = await client.post(f"{AUTH}/register", json=person(),
+                                 headers={"User-Agent": "<script>alert(1)</script>"})
+        assert resp.status == 201
+        long_agent = "Evil<img src=x onerror=alert(2)>" + "x" * 600
+        second = await login(client, **{"User-Agent": long_agent})
+        resp = await client.get(SESSIONS, headers=bearer(second["accessToken"]))
+        agents = [s["userAgent"] for s in (await resp.json())["data"]["sessions"]]
+        assert agents[0] == "&lt;script&gt;alert(1)&lt;/script&gt;"
+        assert agents[1] == ("Evil&lt;img src=x onerror=alert(2)&gt;" + "x" * 480)
+        stored = [doc["userAgent"] async for doc in db_of(client).sessions.find()]
+        assert not any("<" in agent or ">" in agent for agent in stored)
 
 
 class TestDeleteSession:

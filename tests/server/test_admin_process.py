@@ -74,8 +74,15 @@ class TestCreateAdmin:
         )
         assert (result.returncode, result.stdout.strip()) == (0, f"created admin {EMAIL}")
         assert PASSWORD not in result.stdout + result.stderr
-        again = create_admin(admin_config, "--email", EMAIL.upper(), "--password", PASSWORD)
-        assert (again.returncode, again.stdout.strip()) == (0, f"{EMAIL} is already an admin")
+        # Issue 13 item 1: the command never takes over an existing account, an admin's
+        # included (its password would otherwise be silently ignored).
+        again = create_admin(
+            admin_config, "--email", EMAIL.upper(), "--password", "0ther!Pass-word"
+        )
+        assert (again.returncode, again.stdout) == (1, "")
+        assert again.stderr.splitlines() == [
+            f"{EMAIL} already has an account (an admin): nothing was changed"
+        ]
 
         service = Service(tmp_path, admin_config, workers=1)
         try:
