@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -124,6 +125,21 @@ class TestDatabaseStopped:
             await asyncio.to_thread(restarted.stop)
 
 
+def freeze_process(pid: int) -> None:
+    """SIGSTOP `pid` and wait until the kernel reports it stopped: kill() only queues the
+    signal, and on a busy machine the process can still answer a request or two before it
+    stops (seen as a flaky `ready` 200 right after the signal)."""
+    os.kill(pid, signal.SIGSTOP)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        with open(f"/proc/{pid}/stat") as stat:
+            # The state follows the parenthesised command name, which may contain spaces.
+            if stat.read().rpartition(")")[2].split()[0] in ("T", "t"):
+                return
+        time.sleep(0.005)
+    raise AssertionError(f"process {pid} did not stop within 5 s")
+
+
 class TestDatabaseFrozen:
     """A database that accepts connections but never answers: the bound must still hold."""
 
@@ -131,7 +147,7 @@ class TestDatabaseFrozen:
     def freeze(self, own_db) -> Iterator[None]:
         # Thawed before the app's own teardown, which talks to the database.
         assert own_db.process is not None
-        own_db.process.send_signal(signal.SIGSTOP)
+        freeze_process(own_db.process.pid)
         yield
         own_db.process.send_signal(signal.SIGCONT)
 
@@ -148,7 +164,7 @@ class TestDatabaseFrozen:
 
     async def test_recovers_when_it_thaws(self, own_db, own_client):
         assert own_db.process is not None
-        own_db.process.send_signal(signal.SIGSTOP)
+        freeze_process(own_db.process.pid)
         try:
             assert (await own_client.get("/health/ready")).status == 503
             # Liveness never waits on the database, even one that hangs.
