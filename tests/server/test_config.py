@@ -120,6 +120,9 @@ class TestErrorsNameTheKey:
         ("mail:\n  backend: pigeon\n", "mail.backend", "console, file, smtp"),
         ("logging:\n  format: xml\n", "logging.format", "json, text"),
         ("security:\n  bcrypt_rounds: 3\n", "security.bcrypt_rounds", "at least 4"),
+        ("security:\n  login_attempt_lease: 0s\n", "security.login_attempt_lease",
+         "longer than 0s"),
+        ("security:\n  failed_login_ttl: 0h\n", "security.failed_login_ttl", "longer than 0s"),
     ])
     def test_bad_value(self, write, text, key, words):
         message = fails(write, text)
