@@ -11,10 +11,10 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NoReturn, Protocol
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from models import login_failures, users
 from models.attempts import Attempts
@@ -25,6 +25,7 @@ from server.security import address_digest, verify_password
 from server.services.audit import Audit
 
 Clock = Callable[[], datetime]
+T = TypeVar("T")
 # Waiting for a slot: every slot is held by a check in flight, so one frees when a check
 # settles. Polls start quick and back off to about one bcrypt check at cost 12 (~0.25 s).
 FIRST_PAUSE_S = 0.02
@@ -113,6 +114,19 @@ async def released_if_dead(ledger: Ledger) -> AsyncIterator[None]:
         raise
 
 
+async def _landed(update: Awaitable[T]) -> T:
+    """Await a database update to its end even when the request is cancelled meanwhile: the
+    driver sends it anyway, and the release that follows the cancellation must reach the
+    database after it, or it frees nothing and the slot stays held until its lease ends."""
+    task = asyncio.ensure_future(update)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        with contextlib.suppress(Exception):
+            await task
+        raise
+
+
 async def take_slot(ledger: Ledger, clock: Clock, config: Config, audit: Audit) -> bool:
     """Wait until `ledger` gives this attempt a slot; False when it does not know the
     address. Raises AccountLocked while a lock runs (never for checks merely in flight) and
@@ -122,7 +136,7 @@ async def take_slot(ledger: Ledger, clock: Clock, config: Config, audit: Audit) 
     pause = FIRST_PAUSE_S
     while True:
         now = clock()
-        state = await ledger.reserve(now)
+        state = await _landed(ledger.reserve(now))
         if state is None:
             return False
         if state.granted:

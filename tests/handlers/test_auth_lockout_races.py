@@ -78,18 +78,39 @@ class TestDeadAttempts:
     async def test_a_request_cancelled_mid_bcrypt_releases_its_slot(
             self, aiohttp_client: Any, make_config: Callable[..., Config]) -> None:
         config = make_config(security=REAL_COST)
-        app = create_app(config)
-        app[CLOCK] = Clock()  # frozen: only a release, never a lease running out, frees slots
-        # Cancel handlers when their client goes away (aiohttp's handler_cancellation), as a
-        # shutdown does: the attempt dies between reserving and settling.
-        client = await aiohttp_client(app, server_kwargs={"handler_cancellation": True})
+        client = await _cancelling_client(aiohttp_client, config)
         await register(client)
         for _ in range(config.security.max_login_attempts):
-            with contextlib.suppress(TimeoutError):
-                await client.post(f"{AUTH}/login", timeout=ClientTimeout(total=0.05),
-                                  json={"email": "ada@example.com", "password": WRONG})
+            await _abandoned_login(client, 0.05)  # bcrypt at cost 12 takes far longer
         await _until_no_pending(client)
         assert await status_of(client, PASSWORD) == 200
+
+    async def test_a_request_cancelled_at_any_moment_leaves_no_slot_held(
+            self, aiohttp_client: Any, config: Config) -> None:
+        client = await _cancelling_client(aiohttp_client, config)
+        await register(client)
+        # Walk the cancellation through the first milliseconds of a login: before, during
+        # and after the reservation's round trip (a release sent while the reservation is
+        # still on its way would free nothing).
+        for step in range(16):
+            await _abandoned_login(client, 0.001 * (step + 1))
+        await _until_no_pending(client)
+        assert await status_of(client, PASSWORD) == 200
+
+
+async def _cancelling_client(aiohttp_client: Any, config: Config) -> TestClient:  # type: ignore[type-arg]
+    """The real app with a frozen clock (only a release, never a lease running out, frees a
+    slot) whose handlers are cancelled when their client goes away (aiohttp's
+    handler_cancellation, as at shutdown): an attempt dies between reserving and settling."""
+    app = create_app(config)
+    app[CLOCK] = Clock()
+    return await aiohttp_client(app, server_kwargs={"handler_cancellation": True})  # type: ignore[no-any-return]
+
+
+async def _abandoned_login(client: TestClient, after: float) -> None:  # type: ignore[type-arg]
+    with contextlib.suppress(TimeoutError):
+        await client.post(f"{AUTH}/login", timeout=ClientTimeout(total=after),
+                          json={"email": "ada@example.com", "password": WRONG})
 
 
 async def _until_no_pending(client: TestClient) -> None:  # type: ignore[type-arg]
