@@ -107,7 +107,7 @@ class AuthHandler:
     async def login(self, request: web.Request) -> web.Response:
         app, data = request.app, request[DATA]
         started = await auth.login(app[DB], app[CONFIG], data["email"], data["password"],
-                                   app[CLOCK](), **_client(request))
+                                   app[CLOCK], **_client(request))
         return _signed_in(request, started, "Login successful")
 
     @docs(tags=["auth"], summary="Rotate the refresh token and get a new access token")

@@ -20,6 +20,9 @@ from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.collation import Collation
 from pymongo.errors import DuplicateKeyError
 
+from models import attempts
+from models.attempts import Attempts
+from server.core.config import SecurityConfig
 from server.core.errors import EmailTaken
 
 COLLECTION = "users"
@@ -118,10 +121,11 @@ def new_user_doc(*, first_name: str, last_name: str, email: str, password_hash: 
     """A complete user document; `optional` takes phoneNumber, dateOfBirth, profilePicture,
     isEmailVerified, preferences (API field names)."""
     doc: dict[str, Any] = {
-        "firstName": first_name, "lastName": last_name, "email": email.strip().lower(),
+        "firstName": first_name, "lastName": last_name, "email": canonical_email(email),
         "password": password_hash, "role": role, "isActive": True, "isEmailVerified": False,
         "profilePicture": None, "phoneNumber": None, "dateOfBirth": None, "lastLogin": None,
-        "loginAttempts": 0, "lockUntil": None, "emailVerificationToken": None,
+        "loginAttempts": 0, "lockUntil": None, "loginPending": [], "loginFailedAt": None,
+        "emailVerificationToken": None,
         "emailVerificationExpires": None, "passwordResetToken": None,
         "passwordResetExpires": None, "preferences": dict(DEFAULT_PREFERENCES),
         "activeSessions": [], "createdAt": now, "updatedAt": now,
@@ -144,8 +148,13 @@ async def find_by_id(db: Any, user_id: str | ObjectId) -> User | None:
     return _maybe(await db[COLLECTION].find_one({"_id": oid})) if oid else None
 
 
+def canonical_email(email: str) -> str:
+    """The one form of an address that is stored, looked up and counted."""
+    return email.strip().lower()
+
+
 async def find_by_email(db: Any, email: str) -> User | None:
-    return _maybe(await db[COLLECTION].find_one({"email": email.strip().lower()}))
+    return _maybe(await db[COLLECTION].find_one({"email": canonical_email(email)}))
 
 
 async def find_by_session(db: Any, user_id: str, session_id: str) -> User | None:
@@ -159,35 +168,33 @@ async def find_by_session(db: Any, user_id: str, session_id: str) -> User | None
     return _maybe(doc)
 
 
-async def reserve_login_attempt(db: Any, email: str, now: datetime,
-                                max_attempts: int) -> User | None:
-    """Atomically count one login attempt before the password is checked, so concurrent
-    guesses can never exceed `max_attempts` tries. None when the email is unknown, the
-    account is locked, or every allowed attempt is already taken."""
+async def reserve_login_attempt(db: Any, email: str, attempt: str, now: datetime,
+                                rules: SecurityConfig) -> tuple[User, Attempts] | None:
+    """In one atomic update, take a login-attempt slot for `attempt` if one is free
+    (models/attempts.py); the user and where its count stands, or None for an unknown
+    email."""
     doc = await db[COLLECTION].find_one_and_update(
-        {"email": email, "lockUntil": {"$not": {"$gt": now}},
-         "loginAttempts": {"$lt": max_attempts}},
-        {"$inc": {"loginAttempts": 1}}, return_document=ReturnDocument.AFTER)
-    return _maybe(doc)
+        {"email": canonical_email(email)}, attempts.reserve_update(attempt, now, rules),
+        return_document=ReturnDocument.AFTER)
+    return None if doc is None else (User.from_doc(doc),
+                                     attempts.state_of(doc, attempt, now, rules))
 
 
-async def lock_account(db: Any, user_id: str, until: datetime, max_attempts: int,
-                       now: datetime) -> bool:
-    """Set the lock when the failure count reached `max_attempts` (not if a success reset it
-    meanwhile) and no lock is running, so exactly one request locks. True if this one did."""
-    result = await db[COLLECTION].update_one(
-        {"_id": object_id(user_id), "loginAttempts": {"$gte": max_attempts},
-         "lockUntil": {"$not": {"$gt": now}}},
-        {"$set": {"lockUntil": until}})
-    return bool(result.modified_count)
+async def fail_login_attempt(db: Any, user_id: str, attempt: str, now: datetime,
+                             rules: SecurityConfig) -> Attempts:
+    """Settle `attempt` as a failed password check, locking at the limit (one update)."""
+    doc = await db[COLLECTION].find_one_and_update(
+        {"_id": object_id(user_id)}, attempts.fail_update(attempt, now, rules),
+        return_document=ReturnDocument.AFTER)
+    return attempts.state_of(doc or {}, attempt, now, rules, failed=True)
 
 
-async def clear_expired_lock(db: Any, user_id: str, now: datetime) -> bool:
-    """Reset the failure count of an account whose lock has run out; True if one was reset."""
-    result = await db[COLLECTION].update_one(
-        {"_id": object_id(user_id), "lockUntil": {"$lte": now}},
-        {"$set": {"loginAttempts": 0, "lockUntil": None}})
-    return bool(result.modified_count)
+async def release_login_attempt(db: Any, email: str, attempt: str, *,
+                                forget: bool = False) -> None:
+    """Give `attempt`'s slot back uncounted (the request died, or the right password met a
+    deactivated account: then `forget` also zeroes the failures)."""
+    await db[COLLECTION].update_one({"email": canonical_email(email)},
+                                    attempts.release_update(attempt, forget=forget))
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,17 +203,12 @@ class SessionAdded:
     dropped: tuple[str, ...]  # session ids the cap pushed out, exactly
 
 
-async def forget_attempts(db: Any, user_id: str) -> None:
-    """Zero the failure count after a correct password that did not sign in (deactivated)."""
-    await db[COLLECTION].update_one({"_id": object_id(user_id)}, {"$set": {"loginAttempts": 0}})
-
-
 async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
-                      now: datetime, *, login: bool = False,
-                      new_hash: str | None = None) -> SessionAdded | None:
+                      now: datetime, *, login: bool = False, new_hash: str | None = None,
+                      attempt: str | None = None) -> SessionAdded | None:
     """Register a live session, keeping the newest `max_sessions`. With `login`, also reset
-    the failure count and stamp lastLogin; `new_hash` upgrades the stored password hash.
-    None when the user does not exist."""
+    the failure count, settle the login `attempt` and stamp lastLogin; `new_hash` upgrades
+    the stored password hash. None when the user does not exist."""
     changes: dict[str, Any] = {}
     if login:
         changes = {"loginAttempts": 0, "lockUntil": None, "lastLogin": now}
@@ -216,6 +218,8 @@ async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
         "$push": {"activeSessions": {"$each": [session_id], "$slice": -max_sessions}}}
     if changes:
         update["$set"] = changes
+    if attempt is not None:
+        update["$pull"] = {"loginPending": {"id": attempt}}
     # The document BEFORE this atomic update tells which ids the $slice dropped, so a racing
     # login's id is never mistaken for a dropped one. (MongoDB returns the exact prior state;
     # the embedded test database may return an earlier one, which only under-reports drops:
@@ -267,7 +271,7 @@ async def set_reset_token(db: Any, email: str, token_hash: str,
                           expires: datetime) -> User | None:
     """Store a reset-token hash on the user with this email; None when there is none."""
     doc = await db[COLLECTION].find_one_and_update(
-        {"email": email.strip().lower()},
+        {"email": canonical_email(email)},
         {"$set": {"passwordResetToken": token_hash, "passwordResetExpires": expires}},
         return_document=ReturnDocument.AFTER)
     return _maybe(doc)

@@ -9,7 +9,7 @@ from aiohttp import web
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo import monitoring
 
-from models import outbox, rate_limits, sessions, users
+from models import login_failures, outbox, rate_limits, sessions, users
 from server.core.keys import CONFIG
 from server.observability.metrics import METRICS
 
@@ -18,7 +18,7 @@ DB: web.AppKey[AsyncIOMotorDatabase[Any]] = web.AppKey("db")
 
 # Every collection's model, each with `async def ensure_indexes(db)`: one explicit list, so
 # whatever a caller imported, every collection gets its indexes.
-MODELS = (users, sessions, outbox, rate_limits)
+MODELS = (users, sessions, outbox, rate_limits, login_failures)
 
 
 def make_client(uri: str, timeout_s: float, pool_size: int,

@@ -148,6 +148,14 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def address_digest(secret: str, address: str) -> str:
+    """A keyed SHA-256 (HMAC, key `secret`) of a canonical email address, to count failed
+    logins on an address without storing it: a plain hash of a guessable address is undone
+    by hashing guesses."""
+    message = b"gatehouse.login-failures.v1:" + address.encode("utf-8")
+    return hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
+
+
 def new_token() -> str:
     """A fresh opaque, URL-safe token (256 bits) for mail links and refresh seeds."""
     return secrets.token_urlsafe(32)

@@ -79,6 +79,12 @@ class SecurityConfig:
     bcrypt_rounds: int = field(default=12, metadata=_meta(4, 31))
     max_login_attempts: int = field(default=5, metadata=_meta(1, 1000))
     lock_duration: timedelta = timedelta(hours=2)
+    # A password check in flight holds one of the max_login_attempts slots at most this long:
+    # a request that dies before settling its attempt frees the slot when the lease ends.
+    login_attempt_lease: timedelta = timedelta(seconds=30)
+    # Failures are forgotten this long after the latest one, for every address alike (the
+    # counters of unknown addresses expire then, so the two must not differ).
+    failed_login_ttl: timedelta = timedelta(hours=24)
     max_sessions: int = field(default=5, metadata=_meta(1, 100))
 
 
@@ -181,6 +187,7 @@ def load_config(path: str | Path | None = None,
     config: Config = _build(Config, raw, "")
     check_production(config)
     check_rate_limit(config)
+    check_security(config)
     return config
 
 
@@ -208,6 +215,13 @@ def check_production(config: Config) -> None:
     if not config.mongodb.uri:
         raise ConfigError("mongodb.uri: production needs a MongoDB URI (the embedded "
                           "database is for development and tests)")
+
+
+def check_security(config: Config) -> None:
+    """A zero lease would free every slot at once (unlimited concurrent guesses)."""
+    for name in ("login_attempt_lease", "failed_login_ttl"):
+        if getattr(config.security, name) <= timedelta(0):
+            raise ConfigError(f"security.{name}: must be longer than 0s")
 
 
 def check_rate_limit(config: Config) -> None:

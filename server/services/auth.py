@@ -1,11 +1,10 @@
-"""Authentication flows: register, login with lockout, email verification, password reset."""
+"""Authentication flows: register, login, email verification, password reset."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
-import math
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,9 +13,7 @@ from models.users import User
 from server.core.config import Config
 from server.core.errors import (
     AccountDeactivated,
-    AccountLocked,
     AlreadyVerified,
-    BadCredentials,
     InvalidResetToken,
     InvalidVerificationToken,
 )
@@ -25,13 +22,13 @@ from server.security import (
     Match,
     create_access_token,
     hash_password,
-    match_password,
     needs_rehash,
     new_token,
     token_hash,
-    verify_password,
 )
+from server.services import lockout
 from server.services.audit import Audit
+from server.services.lockout import Clock
 from server.services.sessions import Started, end_sessions, start_session
 
 VERIFICATION_TTL = timedelta(hours=24)  # API.md: verification links live 24 h
@@ -78,21 +75,30 @@ async def _undo_register(db: Any, user_id: str) -> None:
         await sessions.delete_sessions(db, user_id)
 
 
-async def login(db: Any, config: Config, email: str, password: str, now: datetime, *,
+async def login(db: Any, config: Config, email: str, password: str, clock: Clock, *,
                 user_agent: str | None, ip: str | None, audit: Audit) -> Started:
-    """Check credentials under the lockout rules and start a session.
-    Raises BadCredentials, AccountLocked (423 + Retry-After) or AccountDeactivated."""
+    """Check credentials under the lockout rules (server/services/lockout.py) and start a
+    session. Raises BadCredentials, AccountLocked (423 + Retry-After), AccountDeactivated,
+    or ServiceUnavailable when no attempt slot frees within a lease."""
+    attempt = secrets.token_hex(8)
+    account = lockout.AccountLedger(db, email, attempt, config.security)
+    async with lockout.released_if_dead(account):
+        if await lockout.take_slot(account, clock, config, audit) and account.user:
+            return await _sign_in(db, config, account, account.user, password, clock,
+                                  user_agent=user_agent, ip=ip, audit=audit)
+    await lockout.reject_unknown(db, config, email, password, attempt, clock, audit)
+
+
+async def _sign_in(db: Any, config: Config, account: lockout.AccountLedger, user: User,
+                   password: str, clock: Clock, *, user_agent: str | None, ip: str | None,
+                   audit: Audit) -> Started:
+    """With an attempt slot held on `user`: check the password, then start a session."""
     sec = config.security
-    user = await _reserve_attempt(db, config, email, password, now, audit)
-    matched = await match_password(password, user.password_hash, sec.bcrypt_rounds)
-    if matched is Match.NONE:
-        if user.login_attempts >= sec.max_login_attempts:
-            await _lock(db, config, user, now, audit)
-        _failed(audit, user.id, "wrong_password")
-        raise BadCredentials()
+    matched = await lockout.check_password(account, password, user.password_hash, clock,
+                                           config, audit, "wrong_password")
     if not user.is_active:
         # The password was right: this attempt must not count toward a lock (403 stays 403).
-        await users.forget_attempts(db, user.id)
+        await users.release_login_attempt(db, user.email, account.attempt, forget=True)
         audit.event("login_failed", metric="login_failed", userId=user.id,
                     reason="deactivated")
         raise AccountDeactivated()
@@ -100,64 +106,13 @@ async def login(db: Any, config: Config, email: str, password: str, now: datetim
     # A hash made before passwords were NFC-normalised, or with another cost, is replaced.
     if matched is Match.RAW or needs_rehash(user.password_hash, sec.bcrypt_rounds):
         upgraded = await hash_password(password, sec.bcrypt_rounds)
-    started = await start_session(db, config, user.id, now, user_agent=user_agent, ip=ip,
-                                  login=True, new_hash=upgraded, audit=audit)
+    # Adding the session also settles the attempt: the count restarts at 0, the slot frees.
+    started = await start_session(db, config, user.id, clock(), user_agent=user_agent, ip=ip,
+                                  login=True, attempt=account.attempt, new_hash=upgraded,
+                                  audit=audit)
     audit.event("login_succeeded", metric="login_ok", userId=user.id,
                 sessionId=started.session_id)
     return started
-
-
-def _failed(audit: Audit, user_id: str | None, reason: str) -> None:
-    audit.event("login_failed", metric="login_failed", level=logging.WARNING,
-                userId=user_id, reason=reason)
-
-
-async def _reserve_attempt(db: Any, config: Config, email: str, password: str,
-                           now: datetime, audit: Audit) -> User:
-    """Count this attempt atomically before any password check (so N concurrent guesses get
-    at most max_login_attempts tries). Raises BadCredentials for an unknown email (after a
-    dummy bcrypt of the same cost) and AccountLocked while locked."""
-    sec = config.security
-    email = email.strip().lower()
-    reserved = await users.reserve_login_attempt(db, email, now, sec.max_login_attempts)
-    if reserved is not None:
-        return reserved
-    user = await users.find_by_email(db, email)
-    if user is None:
-        await verify_password(password, None, sec.bcrypt_rounds)
-        _failed(audit, None, "unknown_email")
-        raise BadCredentials()
-    if user.lock_until is not None and user.lock_until <= now \
-            and await users.clear_expired_lock(db, user.id, now):
-        reserved = await users.reserve_login_attempt(db, email, now, sec.max_login_attempts)
-        if reserved is not None:
-            return reserved
-    if not user.locked_at(now):
-        # Every allowed attempt is taken but the lock is not set yet (or was lost): set it.
-        user = await _lock(db, config, user, now, audit) or user
-    _failed(audit, user.id, "locked")
-    raise _locked_error(user, now, config)
-
-
-async def _lock(db: Any, config: Config, user: User, now: datetime,
-                audit: Audit) -> User | None:
-    """Lock the account for security.lock_duration unless another request already did."""
-    until = now + config.security.lock_duration
-    if not await users.lock_account(db, user.id, until, config.security.max_login_attempts,
-                                    now):
-        return None
-    audit.event("account_locked", metric="lockout", level=logging.WARNING, userId=user.id,
-                until=until.isoformat())
-    return await users.find_by_id(db, user.id)
-
-
-def _locked_error(user: User, now: datetime, config: Config) -> AccountLocked:
-    if user.lock_until is not None and user.lock_until > now:
-        seconds = math.ceil((user.lock_until - now).total_seconds())
-    else:
-        seconds = math.ceil(config.security.lock_duration.total_seconds())
-    return AccountLocked(headers={"Retry-After": str(max(seconds, 1))},
-                         extra={"retryAfter": max(seconds, 1)})
 
 
 async def verify_email(db: Any, token: str, now: datetime, audit: Audit) -> User:

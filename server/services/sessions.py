@@ -48,9 +48,10 @@ def _split(token: str) -> str | None:
 
 async def start_session(db: Any, config: Config, user_id: str, now: datetime, *,
                         user_agent: str | None, ip: str | None, login: bool = False,
-                        new_hash: str | None = None, audit: Audit | None = None) -> Started:
+                        new_hash: str | None = None, attempt: str | None = None,
+                        audit: Audit | None = None) -> Started:
     """Create a session and register it on the user, dropping the oldest beyond
-    security.max_sessions. `login`/`new_hash` are passed to users.add_session."""
+    security.max_sessions. `login`/`new_hash`/`attempt` are passed to users.add_session."""
     sid = sessions.new_session_id()
     token = f"{sid}.{new_token()}"
     await sessions.insert_session(db, session_id=sid, user_id=user_id,
@@ -58,7 +59,8 @@ async def start_session(db: Any, config: Config, user_id: str, now: datetime, *,
                                   expires=now + config.jwt.refresh_ttl,
                                   user_agent=user_agent, ip=ip)
     cap = config.security.max_sessions
-    added = await users.add_session(db, user_id, sid, cap, now, login=login, new_hash=new_hash)
+    added = await users.add_session(db, user_id, sid, cap, now, login=login, new_hash=new_hash,
+                                    attempt=attempt)
     if added is None:  # the user vanished meanwhile (deleted by an admin)
         await sessions.delete_sessions(db, user_id, [sid])
         raise InvalidRefreshToken()

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 
 from models import users
+from models.attempts import Attempts
 from server.core.clock import utcnow
+from server.core.config import SecurityConfig
 from server.core.errors import EmailTaken
 
-NOW = utcnow()
+NOW = utcnow().replace(microsecond=0)  # whole seconds: the database keeps milliseconds
 
 
 
@@ -68,36 +70,75 @@ class TestFindBySession:
         assert await users.find_by_session(db, user.id, "s1") is None
 
 
+RULES = SecurityConfig(max_login_attempts=3, lock_duration=timedelta(hours=2),
+                       login_attempt_lease=timedelta(seconds=30))
+
+
+async def reserve(db: Any, attempt: str, now: Any = NOW) -> Attempts:
+    found = await users.reserve_login_attempt(db, "ada@example.com", attempt, now, RULES)
+    assert found is not None
+    return found[1]
+
+
 class TestLoginCounters:
-    async def test_reservations_stop_at_the_limit(self, db: Any) -> None:
+    async def test_slots_stop_at_the_limit_and_are_idempotent(self, db: Any) -> None:
         await new_user(db)
-        counts = [await users.reserve_login_attempt(db, "ada@example.com", NOW, 3)
-                  for _ in range(4)]
-        assert [u.login_attempts if u else None for u in counts] == [1, 2, 3, None]
+        assert [(await reserve(db, a)).granted for a in ("a", "b", "c", "d")] == \
+            [True, True, True, False]
+        assert (await reserve(db, "a")).granted  # asking again takes no second slot
+        assert await users.reserve_login_attempt(db, "nobody@example.com", "x", NOW,
+                                                 RULES) is None
 
     async def test_concurrent_reservations_never_exceed_the_limit(self, db: Any) -> None:
         await new_user(db)
-        results = await asyncio.gather(*(users.reserve_login_attempt(db, "ada@example.com",
-                                                                     NOW, 5)
-                                         for _ in range(15)))
-        assert sorted(u.login_attempts for u in results if u) == [1, 2, 3, 4, 5]
+        states = await asyncio.gather(*(reserve(db, f"a{n}") for n in range(15)))
+        assert sum(state.granted for state in states) == 3
 
-    async def test_lock_is_set_once_and_blocks_reservations(self, db: Any) -> None:
+    async def test_checks_in_flight_never_lock_only_failures_do(self, db: Any) -> None:
         user = await new_user(db)
-        for _ in range(2):
-            await users.reserve_login_attempt(db, user.email, NOW, 2)
-        until = NOW + timedelta(hours=2)
-        assert await users.lock_account(db, user.id, until, 2, NOW)
-        assert not await users.lock_account(db, user.id, until, 2, NOW)
-        assert await users.reserve_login_attempt(db, user.email, NOW, 2) is None
-        assert not await users.clear_expired_lock(db, user.id, NOW)
-        assert await users.clear_expired_lock(db, user.id, until)
-        assert (await users.reserve_login_attempt(db, user.email, until, 2)) is not None
+        for attempt in ("a", "b", "c"):
+            assert (await reserve(db, attempt)).granted
+        full = await reserve(db, "d")
+        assert (full.granted, full.locked_at(NOW)) == (False, False)
+        states = [await users.fail_login_attempt(db, user.id, a, NOW, RULES)
+                  for a in ("a", "b", "c")]
+        assert [s.locked_now for s in states] == [False, False, True]
+        assert states[-1].lock_until == NOW + RULES.lock_duration
+        assert (await reserve(db, "d")).locked_at(NOW)
 
-    async def test_no_lock_below_the_limit(self, db: Any) -> None:
+    async def test_a_lease_that_ends_frees_its_slot(self, db: Any) -> None:
+        await new_user(db)
+        for attempt in ("a", "b", "c"):
+            await reserve(db, attempt)
+        assert not (await reserve(db, "d")).granted
+        assert (await reserve(db, "d", NOW + RULES.login_attempt_lease)).granted
+
+    async def test_release_and_an_expired_lock_start_afresh(self, db: Any) -> None:
         user = await new_user(db)
-        await users.reserve_login_attempt(db, user.email, NOW, 5)
-        assert not await users.lock_account(db, user.id, NOW + timedelta(hours=1), 5, NOW)
+        for attempt in ("a", "b", "c"):
+            await reserve(db, attempt)
+        await users.release_login_attempt(db, user.email, "a")
+        assert (await reserve(db, "d")).granted
+        for attempt in ("b", "c", "d"):
+            await users.fail_login_attempt(db, user.id, attempt, NOW, RULES)
+        later = NOW + RULES.lock_duration
+        fresh = await reserve(db, "e", later)
+        assert (fresh.granted, fresh.failures, fresh.lock_until) == (True, 0, None)
+
+    async def test_failures_are_forgotten_after_failed_login_ttl(self, db: Any) -> None:
+        user = await new_user(db)
+        for attempt in ("a", "b"):
+            await reserve(db, attempt)
+            await users.fail_login_attempt(db, user.id, attempt, NOW, RULES)
+        assert (await reserve(db, "c", NOW + timedelta(hours=23))).failures == 2
+        assert (await reserve(db, "d", NOW + RULES.failed_login_ttl)).failures == 0
+
+    async def test_a_count_over_a_lowered_limit_locks(self, db: Any) -> None:
+        await new_user(db)
+        await db.users.update_one({}, {"$set": {"loginAttempts": 4, "loginFailedAt": NOW}})
+        state = await reserve(db, "a")
+        assert not state.granted
+        assert state.lock_until == NOW + RULES.lock_duration
 
 
 class TestSessions:
@@ -127,11 +168,13 @@ class TestSessions:
 
     async def test_login_resets_counters_and_upgrades_the_hash(self, db: Any) -> None:
         user = await new_user(db)
-        await users.reserve_login_attempt(db, user.email, NOW, 5)
-        added = await users.add_session(db, user.id, "s1", 5, NOW, login=True, new_hash="new")
+        await reserve(db, "a")
+        added = await users.add_session(db, user.id, "s1", 5, NOW, login=True, new_hash="new",
+                                        attempt="a")
         assert added is not None
         after = added.user
         assert (after.login_attempts, after.password_hash) == (0, "new")
+        assert (await db.users.find_one({}))["loginPending"] == []  # the attempt is settled
         assert after.last_login is not None
         stored = await users.find_by_id(db, user.id)
         assert stored is not None

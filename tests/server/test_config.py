@@ -122,6 +122,9 @@ class TestErrorsNameTheKey:
         ("security:\n  bcrypt_rounds: 3\n", "security.bcrypt_rounds", "at least 4"),
         ("server:\n  header_timeout: 0s\n", "server.header_timeout", "at least 100ms"),
         ("server:\n  body_timeout: 50ms\n", "server.body_timeout", "at least 100ms"),
+        ("security:\n  login_attempt_lease: 0s\n", "security.login_attempt_lease",
+         "longer than 0s"),
+        ("security:\n  failed_login_ttl: 0h\n", "security.failed_login_ttl", "longer than 0s"),
     ])
     def test_bad_value(self, write, text, key, words):
         message = fails(write, text)
