@@ -19,7 +19,7 @@ from handlers.schemas.health import (
 from server.core import __version__
 from server.core.clock import utcnow
 from server.core.keys import CONFIG, STARTED_AT
-from server.db import DB, ping
+from server.db import DB, SCHEMA, ping
 from server.observability.metrics import CONTENT_TYPE, METRICS
 
 
@@ -37,15 +37,22 @@ class HealthHandler:
             "version": __version__,
         })
 
-    @docs(tags=["operations"], summary="Readiness: the database answers a ping")
+    @docs(tags=["operations"],
+          summary="Readiness: the database answers and has its indexes and migrations")
     @success(ReadySchema, description="Ready to serve", example=READY_EXAMPLE)
-    @success(ReadySchema, 503, description="Database unreachable", example=DOWN_EXAMPLE)
+    @success(ReadySchema, 503, description="Database unreachable, or its indexes and "
+             "migrations not applied yet (`checks.schema` is then `pending`)",
+             example=DOWN_EXAMPLE)
     async def ready(self, request: web.Request) -> web.Response:
-        """Readiness: 200 when the database answers a ping, else 503."""
+        """Readiness: 200 when the schema step is done and the database answers a ping."""
         up = await ping(request.app[DB])
-        body = {"status": "ready" if up else "unavailable",
-                "checks": {"database": "up" if up else "down"}}
-        return render(request, body, status=200 if up else 503)
+        checks = {"database": "up" if up else "down"}
+        prepared = request.app[SCHEMA].ready.is_set()
+        if not prepared:
+            checks["schema"] = "pending"
+        ready = up and prepared
+        body = {"status": "ready" if ready else "unavailable", "checks": checks}
+        return render(request, body, status=200 if ready else 503)
 
     @docs(tags=["operations"], summary="Prometheus metrics", responses=METRICS_RESPONSE)
     async def metrics(self, request: web.Request) -> web.Response:

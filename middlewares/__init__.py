@@ -7,6 +7,7 @@ from aiohttp import web
 from middlewares.access_log import access_log_middleware
 from middlewares.body_guard import body_guard_middleware
 from middlewares.compression import compression_middleware
+from middlewares.db_gate import db_gate_middleware
 from middlewares.error_handler import error_handler_middleware
 from middlewares.metrics import metrics_middleware
 from middlewares.rate_limit import rate_limit_middleware
@@ -32,6 +33,9 @@ def build_middlewares(config: Config) -> list[web.middleware]:  # type: ignore[v
         compression_middleware,
         # The only place exceptions become the JSON envelope.
         error_handler_middleware,
+        # Before anything that touches the database: until its schema is in place (or while
+        # it has never answered), API routes get 503 at once, not after a driver timeout.
+        db_gate_middleware(config.mongodb.timeout.total_seconds()),
         # Slot: rate limiting rejects before any body is read or any handler runs.
         rate_limit_middleware(config.rate_limit),
         # Size and media type before reading; then parse and clean once.

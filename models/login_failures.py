@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from models import attempts
@@ -24,9 +24,12 @@ from server.core.config import SecurityConfig
 COLLECTION = "login_failures"
 
 
+# TTL index: a count disappears once nothing in it can matter any more.
+INDEXES = [IndexModel([("expiresAt", ASCENDING)], name="expires_at", expireAfterSeconds=0)]
+
+
 async def ensure_indexes(db: Any) -> None:
-    """TTL index: a count disappears once nothing in it can matter any more."""
-    await db[COLLECTION].create_index("expiresAt", expireAfterSeconds=0, name="expires_at")
+    await db[COLLECTION].create_indexes(INDEXES)
 
 
 def _keep_until(*moments: Any) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,13 @@ COLLECTION = "outbox"
 PENDING, SENT, FAILED = "pending", "sent", "failed"
 # Sent and failed entries (bodies already stripped) are kept this long for operators.
 KEEP_FINISHED = timedelta(days=7)
+
+INDEXES = [
+    # The due-message scan, and expiry of finished entries.
+    IndexModel([("status", ASCENDING), ("nextAttemptAt", ASCENDING)], name="status_due"),
+    IndexModel([("finishedAt", ASCENDING)], name="finished_ttl",
+               expireAfterSeconds=int(KEEP_FINISHED.total_seconds())),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,13 +68,7 @@ class OutboxMessage:
 
 
 async def ensure_indexes(db: Any) -> None:
-    """The due-message scan, and expiry of finished entries."""
-    coll = db[COLLECTION]
-    await coll.create_index([("status", ASCENDING), ("nextAttemptAt", ASCENDING)],
-                            name="status_due")
-    await coll.create_index("finishedAt", name="finished_ttl",
-                            expireAfterSeconds=int(KEEP_FINISHED.total_seconds()))
-
+    await db[COLLECTION].create_indexes(INDEXES)
 
 
 async def enqueue(db: Any, mail: OutgoingMail, now: datetime) -> str:

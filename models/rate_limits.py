@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ReturnDocument
+from pymongo import ASCENDING, IndexModel, ReturnDocument
 from pymongo.errors import DuplicateKeyError, OperationFailure
 
 COLLECTION = "rate_limits"
@@ -18,10 +18,12 @@ COLLECTION = "rate_limits"
 # reset in place; the TTL index only sweeps finished windows away.
 
 
-async def ensure_indexes(db: Any) -> None:
-    """TTL index: a counter disappears once its window has ended."""
-    await db[COLLECTION].create_index("expiresAt", expireAfterSeconds=0)
+# TTL index: a counter disappears once its window has ended.
+INDEXES = [IndexModel([("expiresAt", ASCENDING)], expireAfterSeconds=0)]
 
+
+async def ensure_indexes(db: Any) -> None:
+    await db[COLLECTION].create_indexes(INDEXES)
 
 
 async def increment(db: Any, key: str, amount: int, expires_at: datetime) -> int:

@@ -1,24 +1,56 @@
-"""The MongoDB connection: the only module that imports Motor."""
+"""The MongoDB connection (the only module that imports Motor) and the schema step: indexes
+and migrations applied once per database, as soon as it answers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+import bson
 from aiohttp import web
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo import monitoring
+from pymongo.errors import PyMongoError
 
 from models import login_failures, outbox, rate_limits, sessions, users
+from models import migrations as schema
+from models.migrations import LeaseLost, Migration
+from server.core.clock import utcnow
 from server.core.keys import CONFIG
 from server.observability.metrics import METRICS
+
+LOG = logging.getLogger("gatehouse.db")
 
 Database = AsyncIOMotorDatabase
 DB: web.AppKey[AsyncIOMotorDatabase[Any]] = web.AppKey("db")
 
-# Every collection's model, each with `async def ensure_indexes(db)`: one explicit list, so
-# whatever a caller imported, every collection gets its indexes.
+# Every collection's model, each with `COLLECTION`, `INDEXES` (IndexModels: the schema step
+# digests them to know when to rebuild) and `async def ensure_indexes(db)`: one explicit
+# list, so whatever a caller imported, every collection gets its indexes.
 MODELS = (users, sessions, outbox, rate_limits, login_failures)
+
+# Data changes, in version order; each runs once per database, before the indexes are built
+# (so a migration may drop an index whose replacement has the same keys). Never renumber or
+# remove one that has shipped.
+MIGRATIONS: tuple[Migration, ...] = ()
+
+# A holder renews its lease every third of this while it works; a crashed holder blocks the
+# others for at most this long. Lease times come from each host's clock: skew must stay
+# well under it.
+LEASE_TTL = timedelta(seconds=30)
+_LEASE_POLL_S = 0.5  # how often a process waiting for another's lease looks again
+_RETRY_S = (0.5, 2.0)  # back-off between failed attempts: first, cap
+_PROBE_S = 0.02  # how often a wait for the first attempt looks at the driver's monitor
 
 
 def make_client(uri: str, timeout_s: float, pool_size: int,
@@ -68,6 +100,167 @@ async def ensure_indexes(db: Any) -> None:
         await model.ensure_indexes(db)
 
 
+def index_fingerprint() -> str:
+    """A digest of every model's index definitions: it changes exactly when one does."""
+    specs = [{"collection": model.COLLECTION, "indexes": [i.document for i in model.INDEXES]}
+             for model in MODELS]
+    # BSON keeps key order, which matters for a compound index (JSON with sort_keys would not).
+    return hashlib.sha256(bson.encode({"models": specs})).hexdigest()[:16]
+
+
+def lease_holder() -> str:
+    """A name for this process in the schema lease: unique, and telling an operator where."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What one prepare_schema call changed (nothing when another process had done it)."""
+
+    migrations: tuple[str, ...] = ()
+    indexes_built: bool = False
+
+
+async def prepare_schema(db: Any, migrations: tuple[Migration, ...] = MIGRATIONS, *,
+                         holder: str | None = None, ttl: timedelta = LEASE_TTL) -> Prepared:
+    """Bring the database to this code's schema, once across every process: pending
+    migrations, then indexes, under the schema lease. While another process holds the lease,
+    waits and looks again. Raises PyMongoError when the database fails, LeaseLost when the
+    lease was taken over, and whatever a migration raises."""
+    holder = holder or lease_holder()
+    target = index_fingerprint()
+    state = await _lease_unless_done(db, holder, migrations, target, ttl)
+    if state is None:
+        return Prepared()
+    try:
+        async with _heartbeat(db, holder, ttl):
+            prepared = await _apply(db, state, holder, migrations, target)
+    except PyMongoError:
+        raise  # the database is gone: we take our lease back on retry, or it lapses
+    except Exception:
+        with contextlib.suppress(PyMongoError):
+            await schema.release(db, holder)
+        raise
+    await schema.release(db, holder)
+    return prepared
+
+
+async def _lease_unless_done(db: Any, holder: str, migrations: tuple[Migration, ...],
+                             target: str, ttl: timedelta) -> schema.SchemaState | None:
+    """The state under our lease, or None once the database is at this code's schema."""
+    latest = max((m.version for m in migrations), default=0)
+    while True:
+        state = await schema.read(db)
+        if state.version >= latest and state.indexes == target:
+            return None
+        held = await schema.acquire(db, holder, utcnow(), ttl)
+        if held is not None:
+            return held
+        await asyncio.sleep(_LEASE_POLL_S)
+
+
+async def _apply(db: Any, state: schema.SchemaState, holder: str,
+                 migrations: tuple[Migration, ...], target: str) -> Prepared:
+    done = []
+    for migration in sorted(migrations, key=lambda m: m.version):
+        if migration.version > state.version:
+            await migration.apply(db)
+            await schema.record_migration(db, holder, migration, utcnow())
+            done.append(migration.name)
+    built = state.indexes != target
+    if built:
+        await ensure_indexes(db)
+        await schema.record_indexes(db, holder, target, utcnow())
+    return Prepared(tuple(done), built)
+
+
+@contextlib.asynccontextmanager
+async def _heartbeat(db: Any, holder: str, ttl: timedelta) -> AsyncIterator[None]:
+    """Renew the lease while a long migration runs, so it never lapses under a live holder."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(ttl.total_seconds() / 3)
+            with contextlib.suppress(PyMongoError):  # a blip: the next beat tries again
+                await schema.renew(db, holder, utcnow(), ttl)
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, LeaseLost):
+            await task
+
+
+class SchemaStatus:
+    """Whether this worker's database has this code's schema; `ready` is set once, for good."""
+
+    def __init__(self, unreachable: Callable[[], bool] = lambda: False) -> None:
+        self.ready = asyncio.Event()
+        # Set once an attempt has ended either way: until then a request may wait for it.
+        self.settled = asyncio.Event()
+        self._unreachable = unreachable
+
+    async def wait(self, limit_s: float) -> bool:
+        """True when ready. Until the first attempt ends, waits for it up to `limit_s`, but
+        not once the driver has found the database unreachable (a refused connection is
+        known in milliseconds, long before server selection gives up)."""
+        deadline = time.monotonic() + limit_s
+        while not self.settled.is_set() and not self._unreachable():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(left, _PROBE_S)):
+                    await self.settled.wait()
+        return self.ready.is_set()
+
+
+def unreachable(client: Any) -> bool:
+    """True when the driver's monitor has tried the database and failed to reach it."""
+    servers = client.topology_description.server_descriptions().values()
+    return any(server.error is not None for server in servers)
+
+
+SCHEMA = web.AppKey("schema", SchemaStatus)
+
+
+def error_fields(exc: BaseException) -> dict[str, Any]:
+    """What a log may say of a database error: its class and stable code name, never its
+    message (it can carry hosts or credentials)."""
+    details = getattr(exc, "details", None)
+    code = details.get("codeName") if isinstance(details, dict) else None
+    return {"error": type(exc).__name__, "code": code}
+
+
+async def keep_preparing(db: Any, status: SchemaStatus) -> None:
+    """Run the schema step until it succeeds; the worker serves meanwhile (issue 12 item 1).
+    Logs an outage once, not once per attempt, and the recovery."""
+    started, delay, last = time.monotonic(), _RETRY_S[0], None
+    holder = lease_holder()  # the same on every attempt: a lease we held is ours again
+    while True:
+        try:
+            prepared = await prepare_schema(db, holder=holder)
+        except Exception as exc:  # whatever the database does, the worker must live on
+            status.settled.set()
+            fields = error_fields(exc)
+            if fields != last:
+                LOG.warning("database not ready; retrying",
+                            extra={"fields": {"event": "db_unavailable", **fields}})
+                last = fields
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _RETRY_S[1])
+            continue
+        status.ready.set()
+        status.settled.set()
+        LOG.info("database ready", extra={"fields": {
+            "event": "db_ready", "migrations": list(prepared.migrations),
+            "indexes_built": prepared.indexes_built,
+            "waited_s": round(time.monotonic() - started, 3)}})
+        return
+
+
 async def ping(db: Any) -> bool:
     """True when the database answers a ping within the client's timeouts."""
     try:
@@ -78,7 +271,11 @@ async def ping(db: Any) -> bool:
 
 
 async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: one client per worker, created inside it; indexes ensured at start."""
+    """cleanup_ctx: one client per worker, created inside it. The schema step runs in the
+    background, so a worker starts whether or not the database answers (app[SCHEMA] says
+    when it is ready). Startup waits for its first attempt only while the database may be
+    there (at most one call's timeout): with the database up, a worker serves with its
+    schema in place, so a reload never hands requests to a worker that would hold them."""
     config = app[CONFIG]
     metrics = app.get(METRICS)
     listeners = [CommandCounter(metrics.db_commands)] if metrics is not None else []
@@ -86,10 +283,11 @@ async def mongo_ctx(app: web.Application) -> AsyncIterator[None]:
                          config.mongodb.max_pool_size, event_listeners=listeners)
     db = client[config.mongodb.database]
     app[DB] = db
-    try:
-        await ensure_indexes(db)
-    except Exception:
-        client.close()
-        raise
+    status = app[SCHEMA] = SchemaStatus(lambda: unreachable(client))
+    task = asyncio.create_task(keep_preparing(db, status), name="gatehouse-schema")
+    await status.wait(config.mongodb.timeout.total_seconds())
     yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
     client.close()

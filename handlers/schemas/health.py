@@ -19,6 +19,9 @@ class HealthSchema(Schema):
 
 class ReadyChecksSchema(Schema):
     database = fields.String(required=True, metadata={"enum": ["up", "down"]})
+    schema = fields.String(metadata={
+        "enum": ["pending"],
+        "description": "Present until the database's indexes and migrations are applied"})
 
 
 class ReadySchema(Schema):

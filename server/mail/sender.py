@@ -29,7 +29,7 @@ from models.outbox import OutgoingMail
 from server.core.clock import utcnow
 from server.core.config import MailConfig, SmtpConfig
 from server.core.keys import CONFIG
-from server.db import DB
+from server.db import DB, SCHEMA
 from server.mail.messages import to_mime
 
 log = logging.getLogger("gatehouse.mail")
@@ -122,8 +122,11 @@ class Mailer:
 
     def __init__(self, db: Any, config: MailConfig, *, backend: Backend | None = None,
                  poll_interval: float | None = None,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 ready: asyncio.Event | None = None) -> None:
         self._db = db
+        # The sender starts scanning once the outbox has its indexes (set: at once).
+        self._ready = ready
         self._config = config
         self._backend = backend or make_backend(config)
         self._poll = (config.poll_interval.total_seconds() if poll_interval is None
@@ -167,6 +170,8 @@ class Mailer:
         return attempts
 
     async def _run(self) -> None:
+        if self._ready is not None:
+            await self._ready.wait()
         while True:
             # Cleared before draining: a send() during the drain sets it again, so no wake-up
             # is lost and the loop goes straight round.
@@ -229,8 +234,9 @@ MAILER = web.AppKey("mailer", Mailer)
 
 
 async def mailer_ctx(app: web.Application) -> AsyncIterator[None]:
-    """cleanup_ctx: the worker's Mailer (app[MAILER]) and its sender, for the app's lifetime."""
-    mailer = Mailer(app[DB], app[CONFIG].mail)
+    """cleanup_ctx (after mongo_ctx): the worker's Mailer (app[MAILER]) and its sender, for
+    the app's lifetime; the sender waits for the schema step, so it starts with no database."""
+    mailer = Mailer(app[DB], app[CONFIG].mail, ready=app[SCHEMA].ready)
     app[MAILER] = mailer
     mailer.start()
     yield

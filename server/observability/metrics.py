@@ -22,6 +22,12 @@ from prometheus_client import (
 from prometheus_client.multiprocess import MultiProcessCollector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Label values known before any event: each series is created at 0 when the app is built, so
+# a dashboard or alert reads 0, not "no data", until the first one (API.md, /metrics). Every
+# `metric=` a flow passes and every rate-limit Budget name must be listed here (a test reads
+# the code and checks).
+AUTH_EVENTS = ("login_ok", "login_failed", "lockout", "refresh", "reuse_detected")
+RATE_LIMIT_BUDGETS = ("ip", "auth", "user")
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
@@ -48,6 +54,10 @@ class Metrics:
         self.rate_limited = Counter("gatehouse_rate_limit_rejections_total",
                                     "Requests rejected by a rate limit", ["budget"],
                                     registry=self.registry)
+        for event in AUTH_EVENTS:
+            self.auth_events.labels(event)
+        for budget in RATE_LIMIT_BUDGETS:
+            self.rate_limited.labels(budget)
         # Fed by server/db.py's command listener: the benchmark divides it by requests.
         self.db_commands = Counter("gatehouse_db_commands_total",
                                    "Database commands sent, by command name", ["command"],

@@ -10,7 +10,7 @@ from marshmallow import RAISE, Schema, ValidationError
 from handlers.schemas.fields import Email, Name, Password
 from server.core.config import Config
 from server.core.errors import FieldError, ValidationFailed
-from server.db import ensure_indexes, make_client
+from server.db import make_client, prepare_schema
 from server.services.admin import create_admin, promote_admin
 
 
@@ -59,7 +59,7 @@ async def create_admin_command(config: Config, *, email: str, password: str | No
     client = make_client(config.mongodb.uri, config.mongodb.timeout.total_seconds(), 2)
     try:
         db = client[config.mongodb.database]
-        await ensure_indexes(db)
+        await prepare_schema(db)  # under the schema lease, like every worker
         if promote:
             return await promote_admin(db, email=data["email"])
         return await create_admin(db, config, email=data["email"], password=data["password"],

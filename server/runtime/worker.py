@@ -70,13 +70,17 @@ async def _serve(config: Config, sock: socket.socket, ready: Connection) -> None
         # header_timeout and the lingering read after an answer: slow clients are cut off.
         **server_options(config.server),
     )
-    # Startup runs the cleanup contexts (database client, indexes) before we accept anything.
+    # Startup runs the cleanup contexts (database client, mailer, limiter) before we accept
+    # anything; none of them waits for a database that is not there.
+    started = loop.time()
     await runner.setup()
+    startup_s = round(loop.time() - started, 3)
     site = web.SockSite(runner, sock)
     await site.start()
     watchdog = asyncio.create_task(_watch_parent(os.getppid(), stop))
     _report_ready(ready)
-    LOG.info("worker ready", extra={"fields": {"event": "worker_ready"}})
+    LOG.info("worker ready", extra={"fields": {"event": "worker_ready",
+                                               "startup_s": startup_s}})
     await stop.wait()
     watchdog.cancel()
     LOG.info("worker stopping", extra={"fields": {"event": "worker_stopping"}})

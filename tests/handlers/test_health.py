@@ -12,11 +12,13 @@ from datetime import datetime
 import pytest
 
 from server.core import __version__
-from server.runtime.embedded_db import EmbeddedDb
+from server.runtime.embedded_db import EmbeddedDb, free_port
 from tests.middlewares._routes import PREFIX, build_test_app
 
 DEADLINE_S = 3.0
 DOWN = {"status": "unavailable", "checks": {"database": "down"}}
+NEVER_PREPARED = {"status": "unavailable", "checks": {"database": "down", "schema": "pending"}}
+LOGIN = "/api/v1/auth/login"
 
 
 @pytest.fixture
@@ -175,3 +177,49 @@ class TestDatabaseFrozen:
             own_db.process.send_signal(signal.SIGCONT)
         await wait_until_ready(own_client, within=10)
         assert (await own_client.get(f"{PREFIX}/find-one")).status == 200
+
+
+class TestDatabaseAbsentAtStart:
+    """Issue 12 item 1: the app starts with no database and serves what it can."""
+
+    @pytest.fixture
+    async def absent(self, make_config, aiohttp_client):
+        port = free_port()
+        # The production default: a start that waited out one database timeout would show.
+        config = make_config(environ={
+            "APP__MONGODB__URI": f"mongodb://127.0.0.1:{port}/?directConnection=true",
+            "APP__MONGODB__TIMEOUT": "2s"})
+        started = time.monotonic()
+        client = await aiohttp_client(build_test_app(config))
+        # A refused connection is known at once: startup does not wait for the database.
+        assert time.monotonic() - started < 1.0
+        return client, port
+
+    async def test_liveness_at_once_the_rest_503_within_3s(self, absent):
+        client, _ = absent
+        resp, body, took = await timed(client, "/health")
+        assert (resp.status, body["status"]) == (200, "healthy")
+        assert took < 0.5
+        resp, body, took = await timed(client, "/health/ready")
+        assert (resp.status, body) == (503, NEVER_PREPARED)
+        assert took < DEADLINE_S
+        started = time.monotonic()
+        resp = await client.post(LOGIN, json={"email": "a@example.com", "password": "x"})
+        body = await resp.json()
+        assert (resp.status, body["code"]) == (503, "SERVICE_UNAVAILABLE")
+        assert body["requestId"] == resp.headers["X-Request-ID"]
+        # The first attempt has failed by now: refused at once, not after a driver timeout.
+        assert time.monotonic() - started < 0.5
+
+    async def test_ready_once_the_database_appears(self, absent):
+        client, port = absent
+        assert (await client.get("/health/ready")).status == 503
+        db = EmbeddedDb(":memory:", port=port)
+        await asyncio.to_thread(db.start)
+        try:
+            await wait_until_ready(client, within=10)
+            resp = await client.post(LOGIN, json={"email": "a@example.com", "password": "x"})
+            assert resp.status == 401
+            assert (await client.get(f"{PREFIX}/find-one")).status == 200
+        finally:
+            await asyncio.to_thread(db.stop)

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import ast
+import re
+from pathlib import Path
+
 from prometheus_client.parser import text_string_to_metric_families
 
-from server.observability.metrics import METRICS
+from server.observability.metrics import AUTH_EVENTS as DECLARED_EVENTS
+from server.observability.metrics import METRICS, RATE_LIMIT_BUDGETS
 from tests.middlewares._routes import PREFIX
 
 TOKEN_ROUTE = f"{PREFIX}/verify-email/{{token}}"
+ROOT = Path(__file__).resolve().parents[2]
+# What a dashboard alerts on; each must be a series at 0 before its first event (API.md).
+AUTH_EVENTS = ("login_ok", "login_failed", "lockout", "refresh", "reuse_detected")
+BUDGETS = ("ip", "auth", "user")
 
 
 async def scrape(api) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -95,3 +104,47 @@ class TestOtherFamilies:
         resp = await api.get("/metrics")
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert "Server" not in resp.headers
+
+
+def metric_labels_in_code() -> tuple[set[str], set[str]]:
+    """Every `metric="..."` the services and middlewares pass, and every Budget name."""
+    events, budgets = set(), set()
+    for top in ("server", "middlewares", "handlers"):
+        for path in (ROOT / top).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if not isinstance(node, ast.Call):
+                    continue
+                for keyword in node.keywords:
+                    if keyword.arg == "metric" and isinstance(keyword.value, ast.Constant):
+                        events.add(keyword.value.value)
+                func = node.func
+                if (isinstance(func, ast.Name) and func.id == "Budget" and node.args
+                        and isinstance(node.args[0], ast.Constant)):
+                    budgets.add(node.args[0].value)
+    return events, budgets
+
+
+class TestFamiliesFromStart:
+    """Issue 12 item 4: no "no data" before the first event; every known series reads 0."""
+
+    async def test_a_fresh_app_exports_every_known_series_at_zero(self, api):
+        samples = await scrape(api)
+        events, budgets = metric_labels_in_code()
+        for event in {*AUTH_EVENTS, *events}:
+            assert value(samples, "gatehouse_auth_events_total", event=event) == 0, event
+        for budget in {*BUDGETS, *budgets}:
+            assert value(samples, "gatehouse_rate_limit_rejections_total", budget=budget) == 0
+
+    async def test_the_text_names_each_series_before_any_event(self, api):
+        text = await (await api.get("/metrics")).text()
+        found = set(re.findall(r'gatehouse_auth_events_total\{event="(\w+)"\} 0\.0', text))
+        assert found == set(AUTH_EVENTS)
+        found = set(re.findall(r'gatehouse_rate_limit_rejections_total\{budget="(\w+)"\} 0\.0',
+                               text))
+        assert found == set(BUDGETS)
+
+    def test_every_label_the_code_uses_is_declared(self):
+        # A new metric= or Budget without a zero series would bring "no data" back.
+        events, budgets = metric_labels_in_code()
+        assert events == set(DECLARED_EVENTS) == set(AUTH_EVENTS)
+        assert budgets == set(RATE_LIMIT_BUDGETS) == set(BUDGETS)

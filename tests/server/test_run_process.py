@@ -128,18 +128,22 @@ class TestStartup:
         service.signal(signal.SIGTERM)
         assert service.wait() == 0
 
-    def test_database_credentials_never_reach_the_logs_even_when_workers_fail(
+    def test_database_credentials_never_reach_the_logs_and_workers_keep_serving(
         self, make_service: MakeService, mongo_uri: str
     ) -> None:
         host = mongo_uri.split("://", 1)[1].rsplit("@", 1)[-1].split("/", 1)[0]
         uri = f"mongodb://gate:s3cr3t-pw@{host}/?directConnection=true&authSource=admin"
-        service = make_service(mongodb={"uri": uri}).launch()
-        # Wrong credentials: every worker fails at start-up (indexes) and is restarted later.
-        wait_for(lambda: len(service.events("worker_failed")) >= 2, 20, "workers to fail")
+        # Wrong credentials: the schema step fails and keeps retrying; the workers serve
+        # /health and answer 503 for the rest, and are never restarted (issue 12 item 1).
+        service = make_service(mongodb={"uri": uri}).start()
+        wait_for(lambda: len(service.events("db_unavailable")) >= 2, 20, "both workers to fail")
         (line,) = service.events("listening")
         assert (line["database"], line["db_hosts"]) == ("external", host)
-        failed = service.events("worker_failed")[0]
+        failed = service.events("db_unavailable")[0]
         assert (failed["error"], failed["code"]) == ("OperationFailure", "AuthenticationFailed")
+        assert get(service.url + "/health/ready")[0] == 503
+        assert service.events("worker_failed") == []
+        assert service.events("worker_restart") == []
         output = service.log_path.read_text() + service.stderr()
         assert "s3cr3t" not in output
         assert "Traceback" not in output
