@@ -116,5 +116,5 @@ def build_app(config: Config, clock: Callable[[], datetime] | None = None) -> we
 
 def bearer(app: web.Application, config: Config, user_id: str) -> dict[str, str]:
     token = create_access_token(config.jwt, user_id=user_id, email=f"{user_id}@example.com",
-                                role="user", session_id="s" * 24, now=app[CLOCK]())
+                                role="user", session_id="f" * 24, now=app[CLOCK]())
     return {"Authorization": f"Bearer {token}"}
