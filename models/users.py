@@ -21,6 +21,7 @@ from pymongo.collation import Collation
 from pymongo.errors import DuplicateKeyError
 
 from server.core.clock import iso
+from server.core.emails import canonical_email
 from server.core.errors import EmailTaken
 
 COLLECTION = "users"
@@ -137,7 +138,7 @@ def new_user_doc(*, first_name: str, last_name: str, email: str, password_hash: 
     """A complete user document; `optional` takes phoneNumber, dateOfBirth, profilePicture,
     isEmailVerified, preferences (API field names)."""
     doc: dict[str, Any] = {
-        "firstName": first_name, "lastName": last_name, "email": email.strip().lower(),
+        "firstName": first_name, "lastName": last_name, "email": canonical_email(email),
         "password": password_hash, "role": role, "isActive": True, "isEmailVerified": False,
         "profilePicture": None, "phoneNumber": None, "dateOfBirth": None, "lastLogin": None,
         "loginAttempts": 0, "lockUntil": None, "emailVerificationToken": None,
@@ -164,7 +165,7 @@ async def find_by_id(db: Any, user_id: str | ObjectId) -> User | None:
 
 
 async def find_by_email(db: Any, email: str) -> User | None:
-    return _maybe(await db[COLLECTION].find_one({"email": email.strip().lower()}))
+    return _maybe(await db[COLLECTION].find_one({"email": canonical_email(email)}))
 
 
 async def find_by_session(db: Any, user_id: str, session_id: str) -> User | None:
@@ -184,7 +185,7 @@ async def reserve_login_attempt(db: Any, email: str, now: datetime,
     guesses can never exceed `max_attempts` tries. None when the email is unknown, the
     account is locked, or every allowed attempt is already taken."""
     doc = await db[COLLECTION].find_one_and_update(
-        {"email": email, "lockUntil": {"$not": {"$gt": now}},
+        {"email": canonical_email(email), "lockUntil": {"$not": {"$gt": now}},
          "loginAttempts": {"$lt": max_attempts}},
         {"$inc": {"loginAttempts": 1}}, return_document=ReturnDocument.AFTER)
     return _maybe(doc)
@@ -286,7 +287,7 @@ async def set_reset_token(db: Any, email: str, token_hash: str,
                           expires: datetime) -> User | None:
     """Store a reset-token hash on the user with this email; None when there is none."""
     doc = await db[COLLECTION].find_one_and_update(
-        {"email": email.strip().lower()},
+        {"email": canonical_email(email)},
         {"$set": {"passwordResetToken": token_hash, "passwordResetExpires": expires}},
         return_document=ReturnDocument.AFTER)
     return _maybe(doc)

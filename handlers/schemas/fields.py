@@ -1,7 +1,7 @@
 """Reusable marshmallow fields for people and credentials: Email, Password, Name, phone, birth date.
 
 Each field reports the contract's wording (API.md) and normalises what it accepts (trimmed,
-lower-cased email), so every route that takes one of these behaves the same.
+canonical email: server/core/emails.py), so every route that takes one of these behaves the same.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from marshmallow import ValidationError, fields, validate
+
+from server.core.emails import canonical_email
 
 EMAIL_MESSAGE = "Please provide a valid email"
 COMPLEXITY_MESSAGE = ("Password must contain at least one uppercase letter, one lowercase "
@@ -35,7 +37,7 @@ class Email(_Text):
         super().__init__(invalid=EMAIL_MESSAGE, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = str(super()._deserialize(value, attr, data, **kwargs)).strip().lower()
+        text = canonical_email(str(super()._deserialize(value, attr, data, **kwargs)))
         if not text:
             raise self.make_error("required")
         if len(text) > 254:

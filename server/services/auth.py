@@ -20,6 +20,7 @@ from server.core.errors import (
     InvalidVerificationToken,
 )
 from server.mail.messages import reset_email, verification_email
+from server.observability.audit import Audit
 from server.security import (
     create_access_token,
     hash_password,
@@ -28,7 +29,6 @@ from server.security import (
     token_hash,
     verify_password,
 )
-from server.services.audit import Audit
 from server.services.sessions import Started, end_sessions, start_session
 
 VERIFICATION_TTL = timedelta(hours=24)  # API.md: verification links live 24 h
@@ -98,7 +98,6 @@ async def _reserve_attempt(db: Any, config: Config, email: str, password: str,
     at most max_login_attempts tries). Raises BadCredentials for an unknown email (after a
     dummy bcrypt of the same cost) and AccountLocked while locked."""
     sec = config.security
-    email = email.strip().lower()
     reserved = await users.reserve_login_attempt(db, email, now, sec.max_login_attempts)
     if reserved is not None:
         return reserved

@@ -22,8 +22,8 @@ from server.core.errors import (
     LastAdmin,
     UserNotFound,
 )
+from server.observability.audit import Audit
 from server.security import hash_password, verify_password
-from server.services.audit import Audit
 from server.services.auth import resend_verification
 from server.services.sessions import end_all_sessions, end_sessions
 

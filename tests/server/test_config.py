@@ -120,6 +120,8 @@ class TestErrorsNameTheKey:
         ("mail:\n  backend: pigeon\n", "mail.backend", "console, file, smtp"),
         ("logging:\n  format: xml\n", "logging.format", "json, text"),
         ("security:\n  bcrypt_rounds: 3\n", "security.bcrypt_rounds", "at least 4"),
+        ("rate_limit:\n  ipv6_prefix: 0\n", "rate_limit.ipv6_prefix", "at least 1"),
+        ("rate_limit:\n  ipv6_prefix: 129\n", "rate_limit.ipv6_prefix", "at most 128"),
     ])
     def test_bad_value(self, write, text, key, words):
         message = fails(write, text)
