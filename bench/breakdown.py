@@ -58,12 +58,15 @@ async def per_request_us(app: web.Application) -> float:
 
 
 ALL_LAYERS = "every layer and hook"
+# Sets the request's facts (client IP, clock reading, ...) that every later layer reads, so
+# it cannot be taken out alone: its cost is part of "every layer and hook".
+REQUIRED = frozenset({"request_id_middleware"})
 
 
 def layer_names(config: Config) -> list[str]:
     """What app_without can remove: each middleware by name, the response hooks, or all."""
     chain = [getattr(m, "__name__", "?") for m in middlewares.build_middlewares(config)]
-    return [*chain, "response hooks", ALL_LAYERS]
+    return [*(name for name in chain if name not in REQUIRED), "response hooks", ALL_LAYERS]
 
 
 def app_without(config: Config, name: str | None) -> web.Application:

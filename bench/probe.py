@@ -9,7 +9,8 @@ from dataclasses import dataclass
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-API = "/api/v1"
+from server.core.http import API_PREFIX as API
+
 PASSWORD = "Bench-Passw0rd!"  # noqa: S105 - the throwaway bench users
 
 

@@ -33,10 +33,11 @@ import redis
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
+from server.core.http import API_PREFIX
 from server.runtime.embedded_db import EmbeddedDb, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-ME = "/api/v1/users/me"
+ME = f"{API_PREFIX}/users/me"
 LIFTED = 1_000_000_000
 MODES = ("off", "mongodb", "redis")
 _P99 = re.compile(r"^\s*99(?:\.0+)?%\s+(\S+)\s*$", re.MULTILINE)  # wrk --latency's table
@@ -118,7 +119,7 @@ async def register(url: str) -> str:
     body = {"firstName": "Bench", "lastName": "Limiter", "password": "Bench-Passw0rd!",
             "email": f"rl-{uuid.uuid4().hex[:10]}@example.com"}
     async with aiohttp.ClientSession() as session, session.post(
-            f"{url}/api/v1/auth/register", json=body) as reply:
+            f"{url}{API_PREFIX}/auth/register", json=body) as reply:
         payload = await reply.json(content_type=None)
         if reply.status != 201:
             raise RuntimeError(f"register answered {reply.status}: {payload.get('error')}")

@@ -24,6 +24,7 @@ from motor.motor_asyncio import AsyncIOMotorClient
 from models import users
 from server.core.clock import utcnow
 from server.core.config import load_config
+from server.core.http import API_PREFIX
 from server.runtime.embedded_db import EmbeddedDb, free_port
 from server.security import hash_password
 from server.web.app import create_app
@@ -73,7 +74,7 @@ async def _admin_token(db: Any, url: str) -> str:
                              role="admin")
     await db.users.insert_one(doc)
     async with aiohttp.ClientSession() as session, session.post(
-            f"{url}/api/v1/auth/login",
+            f"{url}{API_PREFIX}/auth/login",
             json={"email": "admin@bench.example", "password": PASSWORD}) as resp:
         body = await resp.json()
     return str(body["data"]["accessToken"])
@@ -105,11 +106,11 @@ async def _time(session: aiohttp.ClientSession, url: str, query: dict[str, str],
     samples, body = [], {}
     for _ in range(runs):
         began = time.perf_counter()
-        async with session.get(f"{url}/api/v1/users", params=query,
+        async with session.get(f"{url}{API_PREFIX}/users", params=query,
                                headers={"Authorization": f"Bearer {token}"}) as resp:
             body = await resp.json()
             if resp.status != 200:
-                raise RuntimeError(f"GET /api/v1/users?{query} answered {resp.status}: {body}")
+                raise RuntimeError(f"GET {API_PREFIX}/users?{query} answered {resp.status}: {body}")
         samples.append((time.perf_counter() - began) * 1000)
     return samples, body["data"]
 
@@ -160,7 +161,7 @@ async def run(uri: str, sizes: list[int], batch: int, runs: int) -> str:
         f"insert_many in batches of {batch:,} into an indexed collection "
         f"({len(users.INDEXES)} secondary indexes):", "",
         "| users | seconds | users/s |", "| --- | --: | --: |", *seeding, "",
-        f"GET /api/v1/users over HTTP as an admin, {runs} requests per row "
+        f"GET {API_PREFIX}/users over HTTP as an admin, {runs} requests per row "
         "(limit 20 unless said):", "",
         "| users | scenario | total | p50 ms | p95 ms | max ms | plan (explain) |",
         "| --: | --- | --: | --: | --: | --: | --- |", *rows])

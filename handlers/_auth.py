@@ -13,13 +13,10 @@ from aiohttp import web
 from handlers.openapi.decorators import bearer_auth
 from models.users import User, find_by_session
 from server.core.errors import AppError, Forbidden, InvalidToken, TokenMissing
-from server.core.keys import CLOCK, CONFIG, REQUEST_ID, USER_ID
+from server.core.keys import CLIENT_IP, CONFIG, LOG_PATH, NOW, REQUEST_ID, USER_ID
 from server.db import DB
-from server.http.request import client_ip
 from server.observability.logs import security_event
-from server.observability.metrics import METRICS
-from server.security import decode_access_token
-from server.services.audit import Audit
+from server.security import bearer_token, decode_access_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,15 +28,6 @@ class AuthContext:
     token_id: str
 
 
-def bearer_token(request: web.Request) -> str:
-    """The token of `Authorization: Bearer <token>`. Raises TokenMissing without one."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise TokenMissing()
-    return token.strip()
-
-
 async def require_user(request: web.Request,
                        roles: Iterable[str] | None = None) -> AuthContext:
     """Authenticate the bearer token with ONE database lookup that proves its session is live
@@ -48,15 +36,18 @@ async def require_user(request: web.Request,
     try:
         return await _authenticate(request, tuple(roles) if roles is not None else None)
     except AppError as exc:
-        security_event("auth_denied", request.get(REQUEST_ID), logging.WARNING,
-                       status=exc.status, code=exc.code, ip=client_ip(request),
-                       path=request.path, userId=request.get(USER_ID))
+        security_event("auth_denied", request[REQUEST_ID], logging.WARNING,
+                       status=exc.status, code=exc.code, ip=request[CLIENT_IP],
+                       path=request[LOG_PATH], userId=request.get(USER_ID))
         raise
 
 
 async def _authenticate(request: web.Request, roles: tuple[str, ...] | None) -> AuthContext:
     app = request.app
-    claims = decode_access_token(app[CONFIG].jwt, bearer_token(request), app[CLOCK]())
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        raise TokenMissing()
+    claims = decode_access_token(app[CONFIG].jwt, token, request[NOW])
     # The session must still be live (logout, reset, deactivation end it at once) and the
     # user active: both are in this one indexed find_one by _id.
     user = await find_by_session(app[DB], claims.user_id, claims.session_id)
@@ -66,12 +57,6 @@ async def _authenticate(request: web.Request, roles: tuple[str, ...] | None) -> 
     if roles is not None and user.role not in roles:
         raise Forbidden()
     return AuthContext(user=user, session_id=claims.session_id, token_id=claims.token_id)
-
-
-def audit_of(request: web.Request) -> Audit:
-    """The Audit (request id, client IP, metrics) service flows log security events with."""
-    return Audit(request_id=request.get(REQUEST_ID), ip=client_ip(request),
-                 metrics=request.app.get(METRICS))
 
 
 # Role sets for `@requires(...)`: who may read other users, who may change them.

@@ -1,4 +1,4 @@
-"""The /api/v1/auth routes: one AuthHandler method per route (API.md, Authentication)."""
+"""The auth routes (under AUTH_PREFIX): one AuthHandler method per route (API.md, Auth)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handlers._auth import audit_of, require_user
+from handlers._auth import require_user
 from handlers.openapi import links
 from handlers.openapi.decorators import (
     bearer_auth,
@@ -43,16 +43,17 @@ from server.core.errors import (
     RefreshTokenMissing,
     SessionNotFound,
 )
-from server.core.keys import CLOCK, CONFIG, DATA
+from server.core.http import AUTH_PREFIX
+from server.core.keys import CLIENT_IP, CLOCK, CONFIG, DATA, NOW
 from server.core.text import escape_angles
 from server.db import DB
-from server.http.request import client_ip
+from server.http.request import AUDIT
 from server.mail.sender import MAILER
 from server.services import auth, sessions
 from server.services.sessions import Started
 
 COOKIE = "refreshToken"
-COOKIE_PATH = "/api/v1/auth"
+COOKIE_PATH = AUTH_PREFIX
 FORGOT_MESSAGE = "If the email exists in our system, a password reset link has been sent."
 
 
@@ -70,7 +71,7 @@ def _clear_cookie(request: web.Request, response: web.Response) -> None:
 
 def _signed_in(request: web.Request, started: Started, message: str,
                status: int = 200) -> web.Response:
-    config, now = request.app[CONFIG], request.app[CLOCK]()
+    config, now = request.app[CONFIG], request[NOW]
     data = {"user": started.user,
             "access_token": auth.access_token(config, started.user, started.session_id, now)}
     response = respond(request, data, message=message, status=status)
@@ -81,7 +82,7 @@ def _signed_in(request: web.Request, started: Started, message: str,
 def _client(request: web.Request) -> dict[str, Any]:
     # The User-Agent is client text shown back by GET /sessions: escaped like any body string.
     agent = escape_angles(request.headers.get("User-Agent", "")[:512])
-    return {"user_agent": agent or None, "ip": client_ip(request), "audit": audit_of(request)}
+    return {"user_agent": agent or None, "ip": request[CLIENT_IP], "audit": request[AUDIT]}
 
 
 class AuthHandler:
@@ -94,7 +95,7 @@ class AuthHandler:
     async def register(self, request: web.Request) -> web.Response:
         app = request.app
         started = await auth.register(app[DB], app[CONFIG], app[MAILER], request[DATA],
-                                      app[CLOCK](), **_client(request))
+                                      request[NOW], **_client(request))
         return _signed_in(request, started, "User registered successfully. Please check your "
                           "email to verify your account.", status=201)
 
@@ -107,6 +108,7 @@ class AuthHandler:
     async def login(self, request: web.Request) -> web.Response:
         app, data = request.app, request[DATA]
         started = await auth.login(app[DB], app[CONFIG], data["email"], data["password"],
+                                   # The live clock, not NOW: a login may wait for a slot.
                                    app[CLOCK], **_client(request))
         return _signed_in(request, started, "Login successful")
 
@@ -122,8 +124,8 @@ class AuthHandler:
         token = request.cookies.get(COOKIE) or in_body
         if not token:
             raise RefreshTokenMissing()
-        now = app[CLOCK]()
-        started = await sessions.refresh(app[DB], app[CONFIG], token, now, audit_of(request))
+        now = request[NOW]
+        started = await sessions.refresh(app[DB], app[CONFIG], token, now, request[AUDIT])
         data = {"access_token": auth.access_token(app[CONFIG], started.user,
                                                   started.session_id, now)}
         if in_body and token == in_body:  # a non-browser client: it cannot read the cookie jar
@@ -140,7 +142,7 @@ class AuthHandler:
     async def logout(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         await sessions.end_session_of(request.app[DB], ctx.user, ctx.session_id,
-                                      audit_of(request), reason="logout")
+                                      request[AUDIT], reason="logout")
         response = respond(request, message="Logout successful")
         _clear_cookie(request, response)
         return response
@@ -152,7 +154,7 @@ class AuthHandler:
              example=out.message_example("Logged out from all sessions"))
     async def logout_all(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
-        await sessions.end_all_sessions(request.app[DB], ctx.user, audit_of(request),
+        await sessions.end_all_sessions(request.app[DB], ctx.user, request[AUDIT],
                                         reason="logout_all")
         response = respond(request, message="Logged out from all sessions")
         _clear_cookie(request, response)
@@ -163,7 +165,7 @@ class AuthHandler:
     @success(out.SessionsResponseSchema, description="The user's live sessions")
     async def list_sessions(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
-        found = await sessions.list_sessions(request.app[DB], ctx.user, request.app[CLOCK]())
+        found = await sessions.list_sessions(request.app[DB], ctx.user, request[NOW])
         # The serializer reads only what SessionSchema declares (never the refresh hash).
         return respond(request, {"sessions": [
             {**asdict(s), "current": s.id == ctx.session_id} for s in found]})
@@ -177,7 +179,7 @@ class AuthHandler:
     async def delete_session(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         await sessions.end_session_of(request.app[DB], ctx.user, request[DATA]["id"],
-                                      audit_of(request), reason="revoked")
+                                      request[AUDIT], reason="revoked")
         return respond(request, message="Session ended")
 
     @docs(tags=["auth"], summary="Verify an email address with the mailed token")
@@ -187,8 +189,8 @@ class AuthHandler:
     @errors(InvalidVerificationToken)
     async def verify_email(self, request: web.Request) -> web.Response:
         app = request.app
-        await auth.verify_email(app[DB], request[DATA]["token"], app[CLOCK](),
-                                audit_of(request))
+        await auth.verify_email(app[DB], request[DATA]["token"], request[NOW],
+                                request[AUDIT])
         return respond(request, message="Email verified successfully")
 
     @docs(tags=["auth"], summary="Mail a new verification link")
@@ -201,7 +203,7 @@ class AuthHandler:
         ctx = await require_user(request)
         app = request.app
         await auth.resend_verification(app[DB], app[CONFIG], app[MAILER], ctx.user,
-                                       app[CLOCK](), audit_of(request))
+                                       request[NOW], request[AUDIT])
         return respond(request, message="Verification email sent")
 
     @docs(tags=["auth"], summary="Mail a password reset link if the email is known")
@@ -211,7 +213,7 @@ class AuthHandler:
     async def forgot_password(self, request: web.Request) -> web.Response:
         app = request.app
         await auth.forgot_password(app[DB], app[CONFIG], app[MAILER], request[DATA]["email"],
-                                   app[CLOCK](), audit_of(request))
+                                   request[NOW], request[AUDIT])
         return respond(request, message=FORGOT_MESSAGE)
 
     @docs(tags=["auth"], summary="Set a new password with the mailed reset token")
@@ -224,5 +226,5 @@ class AuthHandler:
     async def reset_password(self, request: web.Request) -> web.Response:
         app, data = request.app, request[DATA]
         await auth.reset_password(app[DB], app[CONFIG], data["token"], data["password"],
-                                  app[CLOCK](), audit_of(request))
+                                  request[NOW], request[AUDIT])
         return respond(request, message="Password reset successfully")

@@ -1,10 +1,10 @@
-"""The /api/v1/users routes: one UsersHandler method per route (API.md, Users)."""
+"""The users routes (under API_PREFIX): one UsersHandler method per route (API.md, Users)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from handlers._auth import ADMIN, STAFF, AuthContext, audit_of, requires
+from handlers._auth import ADMIN, STAFF, AuthContext, requires
 from handlers.openapi.decorators import (
     docs,
     errors,
@@ -29,8 +29,9 @@ from server.core.errors import (
     LastAdmin,
     UserNotFound,
 )
-from server.core.keys import CLOCK, CONFIG, DATA
+from server.core.keys import CONFIG, DATA, NOW
 from server.db import DB
+from server.http.request import AUDIT
 from server.mail.sender import MAILER
 from server.services import users
 
@@ -52,7 +53,7 @@ class UsersHandler:
     async def update_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, data = request.app, request[DATA]
         user = await users.update_profile(app[DB], app[CONFIG], app[MAILER], ctx.user,
-                                          data, app[CLOCK](), audit_of(request))
+                                          data, request[NOW], request[AUDIT])
         return respond(request, {"user": user}, message="Profile updated successfully")
 
     @docs(tags=["users"], summary="Change the signed-in user's password",
@@ -66,7 +67,7 @@ class UsersHandler:
         app, data = request.app, request[DATA]
         await users.change_password(app[DB], app[CONFIG], ctx.user, ctx.session_id,
                                     data["currentPassword"], data["newPassword"],
-                                    app[CLOCK](), audit_of(request))
+                                    request[NOW], request[AUDIT])
         return respond(request, message="Password changed successfully")
 
     @docs(tags=["users"], summary="Deactivate the signed-in user's account",
@@ -77,7 +78,7 @@ class UsersHandler:
     @requires()
     async def deactivate_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app = request.app
-        await users.deactivate_self(app[DB], ctx.user, app[CLOCK](), audit_of(request))
+        await users.deactivate_self(app[DB], ctx.user, request[NOW], request[AUDIT])
         return respond(request, message="Account deactivated successfully")
 
     @docs(tags=["users"], summary="List users (admin, moderator)",
@@ -115,7 +116,7 @@ class UsersHandler:
         app, validated = request.app, request[DATA]
         data = dict(validated)
         user = await users.admin_update(app[DB], app[CONFIG], app[MAILER], data.pop("id"),
-                                        data, app[CLOCK](), audit_of(request), ctx.user.id)
+                                        data, request[NOW], request[AUDIT], ctx.user.id)
         return respond(request, {"user": user}, message="User updated successfully")
 
     @docs(tags=["users"], summary="Delete a user and their sessions for good (admin)",
@@ -127,6 +128,6 @@ class UsersHandler:
     @requires(*ADMIN)
     async def delete_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app = request.app
-        await users.delete_user(app[DB], request[DATA]["id"], app[CLOCK](), audit_of(request),
+        await users.delete_user(app[DB], request[DATA]["id"], request[NOW], request[AUDIT],
                                 ctx.user.id)
         return respond(request, message="User deleted")

@@ -22,7 +22,8 @@ def build_middlewares(config: Config) -> list[web.middleware]:  # type: ignore[v
     """Layers that decorate responses sit outside error_handler so they see error bodies too;
     layers that reject requests sit inside it and raise AppError."""
     chain = [
-        # Outermost: every later layer and every log line can name the request.
+        # Outermost: the request's facts (id, client IP, clock reading, route policy, loggable
+        # path, audit context) exist before any later layer or log line needs them.
         request_id_middleware,
         # Sees the final status of everything below, errors included.
         access_log_middleware,

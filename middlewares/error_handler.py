@@ -14,7 +14,7 @@ from server.core.errors import (
     PayloadTooLarge,
     ServiceUnavailable,
 )
-from server.core.keys import CONFIG, REQUEST_ID
+from server.core.keys import CONFIG, LOG_PATH, REQUEST_ID
 from server.core.text import printable
 from server.http.responses import envelope
 from server.observability.logs import APP, format_exception
@@ -52,7 +52,8 @@ def from_http_exception(request: web.Request, exc: web.HTTPException) -> web.Res
 
 def from_unexpected(request: web.Request, exc: BaseException) -> web.Response:
     APP.error("unhandled error", exc_info=exc,
-              extra={"fields": {"requestId": request.get(REQUEST_ID), "path": request.path}})
+              extra={"fields": {"requestId": request.get(REQUEST_ID),
+                                "path": request.get(LOG_PATH)}})
     extra = None
     if request.app[CONFIG].is_development:
         extra = {"stack": format_exception(exc)}

@@ -1,4 +1,5 @@
-"""Rate limiting: counts every /api/ request against shared per-IP, credential and user budgets."""
+"""Rate limiting: counts every /api/ request against shared per-IP, credential and user
+budgets; which extra budget a route spends is the route table's word (request[ROUTE])."""
 
 from __future__ import annotations
 
@@ -9,21 +10,13 @@ from aiohttp.typedefs import Handler, Middleware
 
 from server.core.config import RateLimitConfig
 from server.core.errors import AppError, TooManyRequests
-from server.core.keys import CLOCK, CONFIG, REQUEST_ID, RESPONSE_HEADERS
-from server.http.request import client_ip
+from server.core.http import CREDENTIAL_BUDGET
+from server.core.keys import CLIENT_IP, CONFIG, LOG_PATH, NOW, REQUEST_ID, RESPONSE_HEADERS, ROUTE
+from server.core.net import network_key
 from server.observability.logs import security_event
 from server.observability.metrics import METRICS
 from server.ratelimit import LIMITER, Budget, Usage, most_constraining, usage_headers
-from server.security import decode_access_token
-
-# Routes that take or mint credentials get a tighter per-IP budget of their own (API.md).
-CREDENTIAL_PATHS = frozenset({"/api/v1/auth/register", "/api/v1/auth/login",
-                              "/api/v1/auth/forgot-password", "/api/v1/auth/resend-verification"})
-CREDENTIAL_PREFIX = "/api/v1/auth/reset-password/"
-
-
-def is_credential_route(path: str) -> bool:
-    return path in CREDENTIAL_PATHS or path.startswith(CREDENTIAL_PREFIX)
+from server.security import bearer_token, decode_access_token
 
 
 class BearerSubjects:
@@ -38,11 +31,10 @@ class BearerSubjects:
         self.known: dict[str, tuple[str, int]] = {}
 
     def __call__(self, request: web.Request) -> str | None:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        token = token.strip()
-        if scheme.lower() != "bearer" or not token:
+        token = bearer_token(request.headers.get("Authorization"))
+        if token is None:
             return None
-        now = request.app[CLOCK]()
+        now = request[NOW]
         known = self.known.get(token)
         if known is not None and now.timestamp() < known[1]:
             return known[0]
@@ -56,12 +48,13 @@ class BearerSubjects:
         return claims.user_id
 
 
-def _reject(request: web.Request, over: Usage, ip: str, user: str | None) -> TooManyRequests:
-    now = request.app[CLOCK]()
+def _reject(request: web.Request, over: Usage, user: str | None) -> TooManyRequests:
+    now = request[NOW]
     retry = over.reset_after(now)
     request.app[METRICS].rate_limited.labels(over.budget.name).inc()
-    security_event("rate_limited", request.get(REQUEST_ID), level=logging.WARNING,
-                   budget=over.budget.name, ip=ip, userId=user, path=request.path)
+    security_event("rate_limited", request[REQUEST_ID], level=logging.WARNING,
+                   budget=over.budget.name, ip=request[CLIENT_IP], userId=user,
+                   path=request[LOG_PATH])
     return TooManyRequests(headers={**usage_headers(over, now), "Retry-After": str(retry)},
                            extra={"retryAfter": retry})
 
@@ -71,7 +64,8 @@ def rate_limit_middleware(config: RateLimitConfig) -> Middleware | None:
     if not config.enabled:
         return None
     by_ip = Budget("ip", config.max, config.window)
-    credentials = Budget("auth", config.auth_max, config.auth_window)
+    # The extra budgets a route of the table may name (server/web/routes.py).
+    extra = {CREDENTIAL_BUDGET: Budget(CREDENTIAL_BUDGET, config.auth_max, config.auth_window)}
     by_user = Budget("user", config.user_max, config.user_window)
     bearer_subject = BearerSubjects()
 
@@ -80,21 +74,23 @@ def rate_limit_middleware(config: RateLimitConfig) -> Middleware | None:
         # CORS preflights carry no credentials and must not eat the budget of the real call.
         if not request.path.startswith("/api/") or request.method == "OPTIONS":
             return await handler(request)
-        ip = client_ip(request)
-        demands = [(by_ip, ip)]
-        if is_credential_route(request.path):
-            demands.append((credentials, ip))
+        # IPv6 clients count by network: one subscriber holds a whole /64 of addresses.
+        client = network_key(request[CLIENT_IP], config.ipv6_prefix)
+        demands = [(by_ip, client)]
+        policy = request[ROUTE]
+        if policy is not None and policy.budget is not None:
+            demands.append((extra[policy.budget], client))
         user = bearer_subject(request)
         if user is not None:
             demands.append((by_user, user))
-        now = request.app[CLOCK]()
+        now = request[NOW]
         usages = await request.app[LIMITER].check(demands, now)
         # Several budgets apply: show the one that will stop the client first.
         shown = most_constraining(usages)
         request[RESPONSE_HEADERS] = {**request.get(RESPONSE_HEADERS, {}),
                                      **usage_headers(shown, now)}
         if shown.exceeded:
-            raise _reject(request, shown, ip, user)
+            raise _reject(request, shown, user)
         return await handler(request)
 
     return rate_limit

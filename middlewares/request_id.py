@@ -1,4 +1,6 @@
-"""Request ids: keep a well-formed incoming X-Request-ID, otherwise mint one; echo it always."""
+"""The request's facts, set once by the outermost layer: its id (a well-formed incoming
+X-Request-ID, else a fresh one, echoed always), client IP, clock reading, route policy,
+loggable path and audit context. Later layers and handlers read them, never recompute them."""
 
 from __future__ import annotations
 
@@ -8,9 +10,12 @@ import re
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from server.core.keys import REQUEST_ID
+from server.core.http import REQUEST_ID_HEADER
+from server.core.keys import CLIENT_IP, CLOCK, LOG_PATH, NOW, REQUEST_ID, ROUTE
+from server.http.request import AUDIT, client_ip, log_path, route_policy
+from server.observability.audit import Audit
+from server.observability.metrics import METRICS
 
-HEADER = "X-Request-ID"
 _WELL_FORMED = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
@@ -24,8 +29,15 @@ def pick_request_id(incoming: str | None) -> str:
 
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request_id = pick_request_id(request.headers.get(HEADER))
+    app = request.app
+    request_id = pick_request_id(request.headers.get(REQUEST_ID_HEADER))
+    ip = client_ip(request)
     request[REQUEST_ID] = request_id
+    request[CLIENT_IP] = ip
+    request[NOW] = app[CLOCK]()
+    policy = request[ROUTE] = route_policy(request)
+    request[LOG_PATH] = log_path(request, policy)
+    request[AUDIT] = Audit(request_id=request_id, ip=ip, metrics=app.get(METRICS))
     response = await handler(request)
-    response.headers[HEADER] = request_id
+    response.headers[REQUEST_ID_HEADER] = request_id
     return response

@@ -23,6 +23,7 @@ from pymongo.errors import DuplicateKeyError
 from models import attempts
 from models.attempts import Attempts
 from server.core.config import SecurityConfig
+from server.core.emails import canonical_email
 from server.core.errors import EmailTaken
 
 COLLECTION = "users"
@@ -146,11 +147,6 @@ async def insert_user(db: Any, doc: dict[str, Any]) -> User:
 async def find_by_id(db: Any, user_id: str | ObjectId) -> User | None:
     oid = object_id(user_id)
     return _maybe(await db[COLLECTION].find_one({"_id": oid})) if oid else None
-
-
-def canonical_email(email: str) -> str:
-    """The one form of an address that is stored, looked up and counted."""
-    return email.strip().lower()
 
 
 async def find_by_email(db: Any, email: str) -> User | None:

@@ -170,6 +170,16 @@ def next_refresh_secret(refresh_secret: str, token: str) -> str:
     return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode("ascii")
 
 
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value (scheme in any case),
+    else None. The one parser: the rate limiter and authentication both use it."""
+    scheme, _, token = (authorization or "").strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None
+    return token
+
+
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
     user_id: str

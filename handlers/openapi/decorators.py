@@ -34,6 +34,7 @@ from server.core.errors import (
     TokenMissing,
     ValidationFailed,
 )
+from server.core.http import AUTH_PREFIX
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -130,7 +131,7 @@ def success(schema: type[Schema] | Schema, status: int = 200, *, description: st
         if sets_refresh_cookie:
             entry["headers"] = {"Set-Cookie": {
                 "description": "`refreshToken=<token>; HttpOnly; SameSite=Strict; "
-                               "Path=/api/v1/auth; Max-Age=<jwt.refresh_ttl>` (`Secure` in "
+                               f"Path={AUTH_PREFIX}; Max-Age=<jwt.refresh_ttl>` (`Secure` in "
                                "production). The refresh token; rotated on every refresh.",
                 "schema": {"type": "string"}}}
         _apispec_of(func)["responses"][str(status)] = entry

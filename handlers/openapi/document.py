@@ -56,7 +56,8 @@ _RATE_LIMIT_HEADERS = {
 INFO_DESCRIPTION = (
     "Gatehouse authentication and user-management API. Every error body is the `Error` "
     "envelope; its `code` is one of the values listed there. Every response carries "
-    "`X-Request-ID`; `/api/v1` responses carry `RateLimit-*` and `Cache-Control: no-store`."
+    f"`X-Request-ID`; `{API_PREFIX}` responses carry `RateLimit-*` and "
+    "`Cache-Control: no-store`."
 )
 
 
@@ -138,7 +139,7 @@ def _response(status: str, entry: dict[str, Any]) -> dict[str, Any]:
 
 def _shared_errors(responses: dict[str, Any], path: str, has_input: bool,
                    has_body: bool) -> None:
-    """Failures every /api/v1 route shares (API.md, "Errors every route shares")."""
+    """Failures every API route shares (API.md, "Errors every route shares")."""
     if has_input:
         add_error(responses, VALIDATION_EXAMPLE, "Validation failed: `errors` lists every problem")
     if has_body:

@@ -2,7 +2,7 @@
 on the way in, the contract's timestamps (IsoDateTime) on the way out.
 
 Each field reports the contract's wording (API.md) and normalises what it accepts (trimmed,
-lower-cased email), so every route that takes one of these behaves the same.
+canonical email: server/core/emails.py), so every route that takes one of these behaves the same.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate
 
 from server.core.clock import iso
+from server.core.emails import canonical_email
 
 EMAIL_MESSAGE = "Please provide a valid email"
 COMPLEXITY_MESSAGE = ("Password must contain at least one uppercase letter, one lowercase "
@@ -38,7 +39,7 @@ class Email(_Text):
         super().__init__(invalid=EMAIL_MESSAGE, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = str(super()._deserialize(value, attr, data, **kwargs)).strip().lower()
+        text = canonical_email(str(super()._deserialize(value, attr, data, **kwargs)))
         if not text:
             raise self.make_error("required")
         if len(text) > 254:

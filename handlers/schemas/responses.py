@@ -1,4 +1,4 @@
-"""Response shapes of the /api/v1 auth and users routes (API.md), with examples for the docs."""
+"""Response shapes of the auth and users routes (API.md), with examples for the docs."""
 
 from __future__ import annotations
 

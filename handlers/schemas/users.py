@@ -1,4 +1,4 @@
-"""Request shapes of the /api/v1/users routes; unknown fields are refused (400)."""
+"""Request shapes of the users routes; unknown fields are refused (400)."""
 
 from __future__ import annotations
 

@@ -99,6 +99,7 @@ class RateLimitConfig:
     auth_max: int = field(default=10, metadata=_meta(1))
     user_window: timedelta = timedelta(minutes=15)
     user_max: int = field(default=300, metadata=_meta(1))
+    ipv6_prefix: int = field(default=64, metadata=_meta(1, 128))  # IPv6 counts by /N network
     # Bound on one counter round trip to the store; past it /api/ requests answer 503.
     timeout: timedelta = timedelta(seconds=2)
 
@@ -193,10 +194,8 @@ def load_config(path: str | Path | None = None,
 
 def with_overrides(config: Config, **sections: dict[str, Any]) -> Config:
     """Return a copy with some fields of some sections replaced (CLI flags, tests)."""
-    changes: dict[str, Any] = {}
-    for name, values in sections.items():
-        current = getattr(config, name)
-        changes[name] = dataclasses.replace(current, **values) if values else current
+    changes = {name: dataclasses.replace(getattr(config, name), **(values or {}))
+               for name, values in sections.items()}
     return dataclasses.replace(config, **changes)
 
 

@@ -1,11 +1,16 @@
-"""HTTP constants of the contract: the API prefix, header names and the helmet header set."""
+"""HTTP constants of the contract: the API prefix, header names, the helmet header set, and
+what the route table says of each route besides its handler (RoutePolicy, RouteTable)."""
 
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
 
 API_PREFIX = "/api/v1"
 AUTH_PREFIX = f"{API_PREFIX}/auth"  # also the refresh cookie's Path
 
 REQUEST_ID_HEADER = "X-Request-ID"
+FORWARDED_FOR_HEADER = "X-Forwarded-For"
 
 # helmet 7 defaults (the CSP is helmet's default policy, minus nothing).
 CONTENT_SECURITY_POLICY = (
@@ -34,3 +39,58 @@ SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 def is_api_path(path: str) -> bool:
     """True for `/api/v1` and anything under it (not `/api/v10`)."""
     return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
+# The extra per-IP budget a route may spend besides the general one (rate_limit.auth_*).
+CREDENTIAL_BUDGET = "auth"
+TOKEN_VARIABLE = "{token}"  # noqa: S105 - a path variable's name, not a secret
+_SLASHES = re.compile(r"/{2,}")
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePolicy:
+    """What the route table says of one path template besides its handlers."""
+
+    template: str
+    budget: str | None = None  # CREDENTIAL_BUDGET, or None for the general budget only
+    token_in_path: bool = False  # a live secret travels in the path: logs show the template
+
+    @property
+    def token_prefix(self) -> str:
+        """The part of the template before its token (`/api/v1/auth/reset-password/`)."""
+        return self.template.partition(TOKEN_VARIABLE)[0]
+
+
+class RouteTable:
+    """Every route's policy, by template; filled once by the web layer's route table."""
+
+    def __init__(self) -> None:
+        self.by_template: dict[str, RoutePolicy] = {}
+        self.token_routes: list[RoutePolicy] = []
+
+    def add(self, policy: RoutePolicy) -> None:
+        if policy.budget not in (None, CREDENTIAL_BUDGET):
+            raise ValueError(f"{policy.template}: unknown budget {policy.budget!r}")
+        known = self.by_template.setdefault(policy.template, policy)
+        if known != policy:
+            raise ValueError(f"{policy.template}: two policies for one path")
+        if policy.token_in_path and policy not in self.token_routes:
+            if TOKEN_VARIABLE not in policy.template:
+                raise ValueError(f"{policy.template}: a token route needs {TOKEN_VARIABLE}")
+            self.token_routes.append(policy)
+
+    def find(self, template: str | None, path: str) -> RoutePolicy | None:
+        """The policy of the matched route's `template`; for a request no route matched
+        (404, 405), the route whose path it names, or the token route under whose prefix it
+        falls (`/reset-password/<token>/x`, `//reset-password/<token>`)."""
+        if template is not None:
+            return self.by_template.get(template)
+        found = self.by_template.get(path)
+        if found is not None:
+            return found
+        if self.token_routes:
+            squeezed = _SLASHES.sub("/", path)
+            for policy in self.token_routes:
+                if squeezed.startswith(policy.token_prefix):
+                    return policy
+        return None

@@ -18,6 +18,7 @@ from server.core.errors import (
     InvalidVerificationToken,
 )
 from server.mail.messages import reset_email, verification_email
+from server.observability.audit import Audit
 from server.security import (
     Match,
     create_access_token,
@@ -27,7 +28,6 @@ from server.security import (
     token_hash,
 )
 from server.services import lockout
-from server.services.audit import Audit
 from server.services.lockout import Clock
 from server.services.sessions import Started, end_sessions, start_session
 

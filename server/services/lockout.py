@@ -20,9 +20,10 @@ from models import login_failures, users
 from models.attempts import Attempts
 from models.users import User
 from server.core.config import Config, SecurityConfig
+from server.core.emails import canonical_email
 from server.core.errors import AccountLocked, AppError, BadCredentials, ServiceUnavailable
+from server.observability.audit import Audit
 from server.security import Match, address_digest, match_password
-from server.services.audit import Audit
 
 Clock = Callable[[], datetime]
 T = TypeVar("T")
@@ -86,7 +87,7 @@ class AddressLedger:
 
     @classmethod
     def of(cls, db: Any, config: Config, email: str, attempt: str) -> AddressLedger:
-        key = address_digest(config.jwt.secret, users.canonical_email(email))
+        key = address_digest(config.jwt.secret, canonical_email(email))
         return cls(db, key, attempt, config.security)
 
     async def reserve(self, now: datetime) -> Attempts:

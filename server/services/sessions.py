@@ -28,8 +28,8 @@ from server.core.errors import (
     InvalidRefreshToken,
     SessionNotFound,
 )
+from server.observability.audit import Audit
 from server.security import new_token, next_refresh_secret, token_hash
-from server.services.audit import Audit
 
 
 @dataclass(frozen=True, slots=True)

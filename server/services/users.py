@@ -21,9 +21,9 @@ from server.core.errors import (
     InvalidId,
     UserNotFound,
 )
+from server.observability.audit import Audit
 from server.security import hash_password, verify_password
 from server.services import last_admin
-from server.services.audit import Audit
 from server.services.auth import resend_verification
 from server.services.sessions import end_all_sessions, end_sessions
 

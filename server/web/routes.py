@@ -1,46 +1,76 @@
-"""The single URL table: every route of the service and the handler method it calls."""
+"""The single URL table: every route of the service, the handler method it calls, the extra
+rate-limit budget it spends and whether its path carries a token (the one place that says
+so: the rate limiter and every log line read it back through app[ROUTES])."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from handlers.auth import AuthHandler
 from handlers.docs import DocsHandler
 from handlers.health import HealthHandler
 from handlers.users import UsersHandler
+from server.core.http import API_PREFIX, AUTH_PREFIX, RoutePolicy, RouteTable
+from server.core.http import CREDENTIAL_BUDGET as CREDENTIALS  # rate_limit.auth_max per IP
+from server.core.keys import ROUTES
 
-API = "/api/v1"
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    handler: Handler
+    budget: str | None = None
+    token_in_path: bool = False  # logs show the template, never the path
+
+
+def routes() -> list[Route]:
+    """Every route, in matching order."""
+    health, auth, users, docs = HealthHandler(), AuthHandler(), UsersHandler(), DocsHandler()
+    return [
+        Route("GET", "/health", health.health),
+        Route("GET", "/health/ready", health.ready),
+        Route("GET", "/metrics", health.metrics),
+        Route("POST", f"{AUTH_PREFIX}/register", auth.register, CREDENTIALS),
+        Route("POST", f"{AUTH_PREFIX}/login", auth.login, CREDENTIALS),
+        Route("POST", f"{AUTH_PREFIX}/refresh-token", auth.refresh_token),
+        Route("POST", f"{AUTH_PREFIX}/logout", auth.logout),
+        Route("POST", f"{AUTH_PREFIX}/logout-all", auth.logout_all),
+        Route("GET", f"{AUTH_PREFIX}/sessions", auth.list_sessions),
+        Route("DELETE", f"{AUTH_PREFIX}/sessions/{{id}}", auth.delete_session),
+        Route("GET", f"{AUTH_PREFIX}/verify-email/{{token}}", auth.verify_email,
+              token_in_path=True),
+        Route("POST", f"{AUTH_PREFIX}/resend-verification", auth.resend_verification,
+              CREDENTIALS),
+        Route("POST", f"{AUTH_PREFIX}/forgot-password", auth.forgot_password, CREDENTIALS),
+        Route("POST", f"{AUTH_PREFIX}/reset-password/{{token}}", auth.reset_password,
+              CREDENTIALS, token_in_path=True),
+        # The /me routes come before /{id}, which would otherwise match "me".
+        Route("GET", f"{API_PREFIX}/users/me", users.get_me),
+        Route("PATCH", f"{API_PREFIX}/users/me", users.update_me),
+        Route("DELETE", f"{API_PREFIX}/users/me", users.deactivate_me),
+        Route("POST", f"{API_PREFIX}/users/me/password", users.change_password),
+        Route("GET", f"{API_PREFIX}/users", users.list_users),
+        Route("GET", f"{API_PREFIX}/users/", users.list_users),  # `GET /` of API.md, as written
+        Route("GET", f"{API_PREFIX}/users/{{id}}", users.get_user),
+        Route("PATCH", f"{API_PREFIX}/users/{{id}}", users.update_user),
+        Route("DELETE", f"{API_PREFIX}/users/{{id}}", users.delete_user),
+        Route("GET", "/api-docs", docs.ui),
+        Route("GET", "/api-docs/openapi.json", docs.openapi),
+        Route("GET", "/api-docs/static/{name}", docs.asset),
+    ]
 
 
 def setup_routes(app: web.Application) -> None:
-    health = HealthHandler()
-    app.router.add_get("/health", health.health)
-    app.router.add_get("/health/ready", health.ready)
-    app.router.add_get("/metrics", health.metrics)
-    auth = AuthHandler()
-    app.router.add_post(f"{API}/auth/register", auth.register)
-    app.router.add_post(f"{API}/auth/login", auth.login)
-    app.router.add_post(f"{API}/auth/refresh-token", auth.refresh_token)
-    app.router.add_post(f"{API}/auth/logout", auth.logout)
-    app.router.add_post(f"{API}/auth/logout-all", auth.logout_all)
-    app.router.add_get(f"{API}/auth/sessions", auth.list_sessions)
-    app.router.add_delete(f"{API}/auth/sessions/{{id}}", auth.delete_session)
-    app.router.add_get(f"{API}/auth/verify-email/{{token}}", auth.verify_email)
-    app.router.add_post(f"{API}/auth/resend-verification", auth.resend_verification)
-    app.router.add_post(f"{API}/auth/forgot-password", auth.forgot_password)
-    app.router.add_post(f"{API}/auth/reset-password/{{token}}", auth.reset_password)
-    users = UsersHandler()
-    # The /me routes come before /{id}, which would otherwise match "me".
-    app.router.add_get(f"{API}/users/me", users.get_me)
-    app.router.add_patch(f"{API}/users/me", users.update_me)
-    app.router.add_delete(f"{API}/users/me", users.deactivate_me)
-    app.router.add_post(f"{API}/users/me/password", users.change_password)
-    app.router.add_get(f"{API}/users", users.list_users)
-    app.router.add_get(f"{API}/users/", users.list_users)  # `GET /` of API.md, as written
-    app.router.add_get(f"{API}/users/{{id}}", users.get_user)
-    app.router.add_patch(f"{API}/users/{{id}}", users.update_user)
-    app.router.add_delete(f"{API}/users/{{id}}", users.delete_user)
-    docs = DocsHandler()
-    app.router.add_get("/api-docs", docs.ui)
-    app.router.add_get("/api-docs/openapi.json", docs.openapi)
-    app.router.add_get("/api-docs/static/{name}", docs.asset)
+    """Add every route to the router and its policy to app[ROUTES]."""
+    table = RouteTable()
+    for route in routes():
+        if route.method == "GET":
+            app.router.add_get(route.path, route.handler)  # and HEAD
+        else:
+            app.router.add_route(route.method, route.path, route.handler)
+        table.add(RoutePolicy(route.path, route.budget, route.token_in_path))
+    app[ROUTES] = table

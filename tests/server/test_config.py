@@ -125,6 +125,8 @@ class TestErrorsNameTheKey:
         ("security:\n  login_attempt_lease: 0s\n", "security.login_attempt_lease",
          "longer than 0s"),
         ("security:\n  failed_login_ttl: 0h\n", "security.failed_login_ttl", "longer than 0s"),
+        ("rate_limit:\n  ipv6_prefix: 0\n", "rate_limit.ipv6_prefix", "at least 1"),
+        ("rate_limit:\n  ipv6_prefix: 129\n", "rate_limit.ipv6_prefix", "at most 128"),
     ])
     def test_bad_value(self, write, text, key, words):
         message = fails(write, text)
