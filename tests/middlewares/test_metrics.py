@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import re
 from pathlib import Path
 
@@ -106,6 +107,16 @@ class TestOtherFamilies:
         assert "Server" not in resp.headers
 
 
+def _constant(node: ast.expr, path: Path) -> str:
+    """A literal, or a module-level name (`Budget(CREDENTIAL_BUDGET, ...)`) resolved by
+    importing the module that uses it."""
+    if isinstance(node, ast.Constant):
+        return str(node.value)
+    assert isinstance(node, ast.Name), f"{path}: Budget name must be a constant or a name"
+    module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+    return str(getattr(importlib.import_module(module), node.id))
+
+
 def metric_labels_in_code() -> tuple[set[str], set[str]]:
     """Every `metric="..."` the services and middlewares pass, and every Budget name."""
     events, budgets = set(), set()
@@ -118,9 +129,8 @@ def metric_labels_in_code() -> tuple[set[str], set[str]]:
                     if keyword.arg == "metric" and isinstance(keyword.value, ast.Constant):
                         events.add(keyword.value.value)
                 func = node.func
-                if (isinstance(func, ast.Name) and func.id == "Budget" and node.args
-                        and isinstance(node.args[0], ast.Constant)):
-                    budgets.add(node.args[0].value)
+                if isinstance(func, ast.Name) and func.id == "Budget" and node.args:
+                    budgets.add(_constant(node.args[0], path))
     return events, budgets
 
 
