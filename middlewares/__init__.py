@@ -9,6 +9,7 @@ from middlewares.body_guard import body_guard_middleware
 from middlewares.compression import compression_middleware
 from middlewares.error_handler import error_handler_middleware
 from middlewares.metrics import metrics_middleware
+from middlewares.origin_guard import origin_guard_middleware
 from middlewares.rate_limit import rate_limit_middleware
 from middlewares.request_id import request_id_middleware
 from middlewares.sanitize import sanitize_middleware
@@ -32,6 +33,8 @@ def build_middlewares(config: Config) -> list[web.middleware]:  # type: ignore[v
         compression_middleware,
         # The only place exceptions become the JSON envelope.
         error_handler_middleware,
+        # Login CSRF: refuses before a budget is spent or a body is read (headers only).
+        origin_guard_middleware(config.cors),
         # Slot: rate limiting rejects before any body is read or any handler runs.
         rate_limit_middleware(config.rate_limit),
         # Size and media type before reading; then parse and clean once.
