@@ -1,4 +1,4 @@
-"""Command line: `run.py [serve] [--config PATH] [--port N] [--workers N]` and `create-admin`."""
+"""Command line: `run.py [serve]` (--config, --port, --workers, --metrics-port), `create-admin`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ def _parser(command: str) -> argparse.ArgumentParser:
     if command == "serve":
         parser.add_argument("--port", type=int, help="overrides server.port")
         parser.add_argument("--workers", type=int, help="overrides server.workers (0 = per core)")
+        parser.add_argument("--metrics-port", type=int,
+                            help="overrides metrics.port (0 = no metrics listener)")
     else:
         parser.add_argument("--email", required=True)
         parser.add_argument("--password", help="the new admin's password (required unless "
@@ -50,6 +52,7 @@ def _config_loader(args: argparse.Namespace) -> tuple[Config, Callable[[], Confi
     flags = {
         "APP__SERVER__PORT": getattr(args, "port", None),
         "APP__SERVER__WORKERS": getattr(args, "workers", None),
+        "APP__METRICS__PORT": getattr(args, "metrics_port", None),
     }
 
     def load() -> Config:
@@ -66,6 +69,7 @@ def _fail(message: str) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from server.runtime.embedded_db import EmbeddedDbError
+    from server.runtime.listeners import CannotListen
     from server.runtime.supervisor import serve
 
     config, reload_config = _config_loader(args)
@@ -73,6 +77,8 @@ def _serve(args: argparse.Namespace) -> int:
         return serve(config, reload_config)
     except EmbeddedDbError as exc:
         return _fail(f"database error: {exc}")
+    except CannotListen as exc:  # the API port or the metrics port
+        return _fail(f"cannot listen on {exc.address}: {exc.strerror or exc}")
     except OSError as exc:
         where = f"{config.server.host}:{config.server.port}"
         return _fail(f"cannot listen on {where}: {exc.strerror or exc}")

@@ -63,11 +63,11 @@ async def _health_db_ops(yardsticks: list[Process], targets: list[Process],
                          settings: Settings) -> dict[str, Row]:
     """Interleaved /health rounds, with database commands per request for the services."""
     async with aiohttp.ClientSession() as session:
-        before = {t.name: await probe.counters(session, t.url) for t in targets}
+        before = {t.name: await probe.counters(session, t.metrics_url) for t in targets}
         rows = await scenarios.health_rounds(
             {t.name: t for t in [*yardsticks, *targets]}, settings)
         for t in targets:
-            after = await probe.counters(session, t.url)
+            after = await probe.counters(session, t.metrics_url)
             served = after.requests - before[t.name].requests
             ops = (after.db_commands - before[t.name].db_commands) / served if served else None
             rows[t.name] = dataclasses.replace(rows[t.name], db_per_request=ops)

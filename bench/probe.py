@@ -1,4 +1,4 @@
-"""Talking to the service outside wrk: seed users over HTTP, read counters from /metrics."""
+"""Talking to the service outside wrk: seed users over HTTP, read counters on its metrics port."""
 
 from __future__ import annotations
 
@@ -33,8 +33,10 @@ class Counters:
     requests: float  # every request except the /metrics scrapes themselves
 
 
-async def counters(session: aiohttp.ClientSession, url: str) -> Counters:
-    async with session.get(url + "/metrics") as reply:
+async def counters(session: aiohttp.ClientSession, metrics_url: str) -> Counters:
+    """The service's counters, read from its metrics listener (`Process.metrics_url`)."""
+    async with session.get(metrics_url) as reply:
+        reply.raise_for_status()
         text = await reply.text()
     db = requests = 0.0
     for family in text_string_to_metric_families(text):

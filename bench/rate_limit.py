@@ -6,9 +6,9 @@ Each is loaded by wrk with authenticated `GET /api/v1/users/me` from one client,
 many. Budgets are lifted out of reach, so the limiter does all its work and never says no.
 
 Database commands come from the service's own command listener (`gatehouse_db_commands_total`
-on /metrics); Redis commands from `INFO commandstats`. Both are divided by the requests the
-service counted. Prints a Markdown table and checks that the redis store keeps at least 80%
-of the unlimited throughput.
+on its metrics listener); Redis commands from `INFO commandstats`. Both are divided by the
+requests the service counted. Prints a Markdown table and checks that the redis store keeps
+at least 80% of the unlimited throughput.
 """
 
 from __future__ import annotations
@@ -80,11 +80,11 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def start_service(config: Path, port: int) -> subprocess.Popen[bytes]:
+def start_service(config: Path, port: int, metrics_port: int) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(  # noqa: S603 - our interpreter, our script
         [sys.executable, "run.py", "--config", str(config), "--port", str(port),
-         "--workers", "1"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True)
+         "--workers", "1", "--metrics-port", str(metrics_port)], cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
     while not _healthy(f"http://127.0.0.1:{port}"):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -126,10 +126,10 @@ async def register(url: str) -> str:
         return str(payload["data"]["accessToken"])
 
 
-def service_counts(url: str) -> tuple[float, float, float]:
+def service_counts(metrics_url: str) -> tuple[float, float, float]:
     """(database commands, of which findAndModify, requests other than /metrics), summed
-    over the service's /metrics."""
-    with urllib.request.urlopen(url + "/metrics", timeout=5) as reply:  # noqa: S310 - loopback
+    over the service's metrics listener."""
+    with urllib.request.urlopen(metrics_url, timeout=5) as reply:  # noqa: S310 - loopback
         text = reply.read().decode()
     db = find_and_modify = requests = 0.0
     for family in text_string_to_metric_families(text):
@@ -181,6 +181,7 @@ def _ms(text: str) -> float:
 class Target:
     mode: str
     url: str
+    metrics_url: str
     token: str
     process: subprocess.Popen[bytes]
 
@@ -190,20 +191,21 @@ Sample = tuple[float, float, int, list[float]]
 
 def measure(target: Target, clients: int, seconds: int, script: Path, redis_url: str) -> Sample:
     """(req/s, p99, non-2xx, [requests, db cmds, findAndModify, redis cmds, redis trips])."""
-    db0, fam0, req0 = service_counts(target.url)
+    db0, fam0, req0 = service_counts(target.metrics_url)
     r0, t0 = redis_calls(redis_url)
     rps, p99, non_2xx = wrk(target.url, target.token, clients, seconds, script)
-    db1, fam1, req1 = service_counts(target.url)
+    db1, fam1, req1 = service_counts(target.metrics_url)
     r1, t1 = redis_calls(redis_url)
     return rps, p99, non_2xx, [req1 - req0, db1 - db0, fam1 - fam0, r1 - r0, t1 - t0]
 
 
 def start_target(mode: str, mongo_uri: str, redis_url: str, work: Path) -> Target:
-    port = free_port()
+    port, metrics_port = free_port(), free_port()
     process = start_service(write_config(work / f"{mode}.yaml", mode, mongo_uri, redis_url),
-                            port)
+                            port, metrics_port)
     url = f"http://127.0.0.1:{port}"
-    return Target(mode, url, asyncio.run(register(url)), process)
+    return Target(mode, url, f"http://127.0.0.1:{metrics_port}/metrics",
+                  asyncio.run(register(url)), process)
 
 
 def run_all(targets: list[Target], script: Path, redis_url: str, seconds: int, many: int,

@@ -36,12 +36,12 @@ async def measure(target: Process, scenario: str, path: str, seconds: float, con
                   note: str = "") -> Row:
     """wrk against `target`, with database commands and CPU time per request served."""
     async with aiohttp.ClientSession() as session:
-        before, cpu = await probe.counters(session, target.url), target.cpu_seconds()
+        before, cpu = await probe.counters(session, target.metrics_url), target.cpu_seconds()
         result = await wrk.run(target.url + path, seconds, connections, script, args)
         # Requests in flight when wrk stops have sent their database commands but are not
         # counted yet: let them finish, or commands per request come out high.
         await asyncio.sleep(0.5)
-        cpu, after = target.cpu_seconds() - cpu, await probe.counters(session, target.url)
+        cpu, after = target.cpu_seconds() - cpu, await probe.counters(session, target.metrics_url)
     served = after.requests - before.requests
     per_request = (after.db_commands - before.db_commands) / served if served else None
     return Row(scenario, str(len(target.workers())), result.rps, result.p50_ms, result.p99_ms,
@@ -106,7 +106,7 @@ async def steady_rate(target: Process, seconds: float) -> float | None:
     async with aiohttp.ClientSession() as session:
         end = loop.time() + seconds - STEADY_SKIP_S - STEADY_STOP_S
         while loop.time() < end:
-            counts.append((await probe.counters(session, target.url)).requests)
+            counts.append((await probe.counters(session, target.metrics_url)).requests)
             times.append(loop.time())
             await asyncio.sleep(STEADY_EVERY_S)
     if len(times) < 3:

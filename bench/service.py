@@ -90,17 +90,26 @@ class Process:
     argv: list[str]
     port: int = field(default_factory=free_port)
     popen: subprocess.Popen[bytes] | None = None
+    metrics_port: int | None = None  # run.py's metrics listener (`--metrics-port`)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def metrics_url(self) -> str:
+        """Where the service's counters are read: its metrics listener, never the API port."""
+        if self.metrics_port is None:
+            raise RuntimeError(f"{self.name} has no metrics listener")
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
     def start(self, ready_path: str, timeout: float = 60.0) -> None:
         OUT.mkdir(parents=True, exist_ok=True)
         with (OUT / f"{self.name}.err").open("wb") as err:
             self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-                [*self.argv, "--port", str(self.port)], cwd=ROOT, stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL, stderr=err, start_new_session=True)
+                [*self.argv, "--port", str(self.port), *self._metrics_flag()], cwd=ROOT,
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                start_new_session=True)
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -112,6 +121,9 @@ class Process:
                 self.stop()
                 raise RuntimeError(f"{self.name} did not come up: see {OUT / self.name}.err")
             time.sleep(0.2)
+
+    def _metrics_flag(self) -> list[str]:
+        return [] if self.metrics_port is None else ["--metrics-port", str(self.metrics_port)]
 
     def workers(self) -> list[int]:
         """The pids serving requests: run.py's spawned workers, or the process itself."""
@@ -155,7 +167,7 @@ def _is_worker(pid: int) -> bool:
 def gatehouse(name: str, config: Path, workers: int) -> Process:
     """run.py serving `config` with `workers` workers."""
     return Process(name, [sys.executable, "run.py", "serve", "--config", str(config),
-                          "--workers", str(workers)])
+                          "--workers", str(workers)], metrics_port=free_port())
 
 
 # The bare app sending the contract's response headers: bytes on the wire versus chain work.

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from handlers._auth import require_user
+from handlers._origin import same_origin_only
 from handlers.openapi import links
 from handlers.openapi.decorators import (
     bearer_auth,
@@ -92,6 +93,7 @@ class AuthHandler:
              description="Registered and signed in; a verification email is on its way",
              links=links.REGISTER_LINKS)
     @errors(EmailTaken)
+    @same_origin_only
     async def register(self, request: web.Request) -> web.Response:
         app = request.app
         started = await auth.register(app[DB], app[CONFIG], app[MAILER], request[DATA],
@@ -105,6 +107,7 @@ class AuthHandler:
              links=links.LOGIN_LINKS)
     @errors(BadCredentials, AccountLocked(extra={"retryAfter": 7200}),
             AccountDeactivated)
+    @same_origin_only
     async def login(self, request: web.Request) -> web.Response:
         app, data = request.app, request[DATA]
         started = await auth.login(app[DB], app[CONFIG], data["email"], data["password"],
@@ -118,6 +121,7 @@ class AuthHandler:
     @success(out.RefreshResponseSchema, sets_refresh_cookie=True,
              description="A new access token; the refresh token is rotated")
     @errors(RefreshTokenMissing, InvalidRefreshToken, AccountDeactivated)
+    @same_origin_only
     async def refresh_token(self, request: web.Request) -> web.Response:
         app = request.app
         in_body = request[DATA].get("refreshToken")
@@ -139,6 +143,7 @@ class AuthHandler:
     @bearer_auth()
     @success(out.MessageResponseSchema, description="Session ended; the cookie is cleared",
              example=out.message_example("Logout successful"))
+    @same_origin_only
     async def logout(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         await sessions.end_session_of(request.app[DB], ctx.user, ctx.session_id,
@@ -152,6 +157,7 @@ class AuthHandler:
     @bearer_auth()
     @success(out.MessageResponseSchema, description="Every session of the user ended",
              example=out.message_example("Logged out from all sessions"))
+    @same_origin_only
     async def logout_all(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         await sessions.end_all_sessions(request.app[DB], ctx.user, request[AUDIT],

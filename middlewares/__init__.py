@@ -10,6 +10,7 @@ from middlewares.compression import compression_middleware
 from middlewares.db_gate import db_gate_middleware
 from middlewares.error_handler import error_handler_middleware
 from middlewares.metrics import metrics_middleware
+from middlewares.origin_guard import origin_guard_middleware
 from middlewares.rate_limit import rate_limit_middleware
 from middlewares.request_id import request_id_middleware
 from middlewares.sanitize import sanitize_middleware
@@ -34,6 +35,8 @@ def build_middlewares(config: Config) -> list[web.middleware]:  # type: ignore[v
         compression_middleware,
         # The only place exceptions become the JSON envelope.
         error_handler_middleware,
+        # Login CSRF: refuses before a budget is spent or a body is read (headers only).
+        origin_guard_middleware(config.cors),
         # Before anything that touches the database: until its schema is in place (or while
         # it has never answered), API routes get 503 at once, not after a driver timeout.
         db_gate_middleware(config.mongodb.timeout.total_seconds()),

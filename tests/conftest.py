@@ -29,6 +29,9 @@ from server.runtime.embedded_db import EmbeddedDb, free_port
 from server.web.app import create_app
 
 TEST_CONFIG = Path(__file__).with_name("config.test.yaml")
+# metrics.token of config.test.yaml: /metrics on the API port answers only its bearer.
+METRICS_TOKEN = "test-metrics-token-0123456789abcdef"
+METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
 
 
 @pytest.fixture(scope="session")

@@ -33,6 +33,13 @@ HEALTH_EXAMPLE = {"status": "healthy", "timestamp": "2026-01-01T12:00:00.000Z", 
                   "environment": "production", "version": "0.1.0"}
 READY_EXAMPLE = {"status": "ready", "checks": {"database": "up"}}
 DOWN_EXAMPLE = {"status": "unavailable", "checks": {"database": "down"}}
+METRICS_DESCRIPTION = (
+    "Anonymous clients never get metrics on the API port: the database-command counters "
+    "would tell them which addresses are registered. Prometheus scrapes the metrics "
+    "listener instead (`metrics.host`:`metrics.port`, loopback 127.0.0.1:9464 by default; "
+    "`GET /metrics` there, every worker answering for the whole service). On this port the "
+    "route answers 404, like any unknown route, unless `metrics.token` is set; then it "
+    "needs `Authorization: Bearer <metrics.token>` (401 otherwise), as the listener does.")
 METRICS_RESPONSE = {"200": {
     "description": "Prometheus text exposition format 0.0.4",
     "content": {"text/plain": {"schema": {"type": "string"},

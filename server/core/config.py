@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 import typing
 from collections.abc import Mapping
@@ -141,6 +142,15 @@ class LoggingConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class MetricsConfig:
+    # Prometheus scrapes a listener of its own (one per worker on one shared socket, like
+    # the API port); the API port serves /metrics only to the bearer of `token`.
+    host: str = "127.0.0.1"
+    port: int = field(default=9464, metadata=_meta(0, 65535))  # 0: no metrics listener
+    token: str = ""  # empty: no /metrics on the API port; set: required on both ports
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     environment: str = field(default="development", metadata=_meta(choices=ENVIRONMENTS))
     server: ServerConfig = ServerConfig()
@@ -152,6 +162,7 @@ class Config:
     mail: MailConfig = MailConfig()
     frontend_url: str = "http://localhost:3000"
     logging: LoggingConfig = LoggingConfig()
+    metrics: MetricsConfig = MetricsConfig()
 
     @property
     def is_development(self) -> bool:
@@ -200,7 +211,7 @@ def with_overrides(config: Config, **sections: dict[str, Any]) -> Config:
 
 
 def check_production(config: Config) -> None:
-    """Production refuses default secrets and the embedded database."""
+    """Production refuses default secrets, the embedded database and open metrics."""
     if not config.is_production:
         return
     if config.jwt.secret in DEFAULT_JWT_SECRETS:
@@ -214,6 +225,29 @@ def check_production(config: Config) -> None:
     if not config.mongodb.uri:
         raise ConfigError("mongodb.uri: production needs a MongoDB URI (the embedded "
                           "database is for development and tests)")
+    _check_metrics_exposure(config.metrics)
+
+
+def _check_metrics_exposure(metrics: MetricsConfig) -> None:
+    """Production never serves metrics to anyone who can reach them: a listener beyond the
+    loopback needs the token, and a token must be as long as the JWT secrets."""
+    if metrics.token and len(metrics.token) < 32:
+        raise ConfigError("metrics.token: production tokens must be at least 32 characters")
+    if metrics.port and not metrics.token and not is_loopback(metrics.host):
+        raise ConfigError(f"metrics.host: production would serve metrics on {metrics.host} to "
+                          "anyone who reaches it; keep the loopback default (127.0.0.1) or set "
+                          "metrics.token (APP__METRICS__TOKEN)")
+
+
+def is_loopback(host: str) -> bool:
+    """True for `localhost` and loopback addresses (127.0.0.0/8, ::1); False for names and
+    for the any-address (`0.0.0.0`, `::`, empty)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def check_security(config: Config) -> None:

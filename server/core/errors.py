@@ -14,6 +14,7 @@
     │   ├── BadCredentials (INVALID_CREDENTIALS)
     │   └── RefreshTokenMissing, InvalidRefreshToken            (flow errors)
     ├── Forbidden (403 FORBIDDEN)
+    │   ├── CrossSiteRequest (CSRF_REJECTED)
     │   └── AccountDeactivated (ACCOUNT_DEACTIVATED)
     ├── NotFound (404 NOT_FOUND)
     │   └── UserNotFound, SessionNotFound
@@ -110,6 +111,13 @@ class Forbidden(AppError):
     status = 403
     code = "FORBIDDEN"
     message = "Insufficient permissions"
+
+
+class CrossSiteRequest(Forbidden):
+    """A cookie route called from a page the operator did not allow (login CSRF)."""
+
+    code = "CSRF_REJECTED"
+    message = "Cross-site request refused: the Origin is not allowed"
 
 
 class NotFound(AppError):

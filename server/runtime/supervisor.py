@@ -1,9 +1,10 @@
-"""The master process: binds the port once, runs and restarts workers, reloads and stops them.
+"""The master process: binds the ports once, runs and restarts workers, reloads and stops them.
 
 Workers are started with the *spawn* method, not fork: each is a fresh interpreter that imports
 prometheus_client only after the master has set PROMETHEUS_MULTIPROC_DIR, inherits no event loop,
 Motor/PyMongo client or thread from the master, and picks up new code on a SIGHUP reload. The
-listening socket is handed to each worker as an inherited file descriptor.
+listening sockets (API and metrics, server/runtime/listeners.py) are handed to each worker as
+inherited file descriptors.
 
 Signals (handled in the main loop, never inside a signal handler):
   SIGTERM / SIGINT  stop accepting, let in-flight requests finish, exit 0 (a second one kills)
@@ -18,7 +19,6 @@ import multiprocessing
 import os
 import shutil
 import signal
-import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +30,7 @@ from typing import Any
 from server.core.config import Config, ConfigError, with_overrides
 from server.observability.logs import setup_logging
 from server.runtime.embedded_db import EmbeddedDb
+from server.runtime.listeners import Listeners
 
 LOG = logging.getLogger("gatehouse.supervisor")
 _SPAWN = multiprocessing.get_context("spawn")
@@ -48,22 +49,6 @@ def _log(msg: str, **fields: object) -> None:
 def worker_count(config: Config) -> int:
     """server.workers, with 0 meaning one per core."""
     return config.server.workers or os.cpu_count() or 1
-
-
-def bind_socket(host: str, port: int, backlog: int = 1024) -> socket.socket:
-    """The one listening socket every worker shares; raises OSError (port in use, ...)."""
-    family, kind, proto, _, address = socket.getaddrinfo(
-        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
-    )[0]
-    sock = socket.socket(family, kind, proto)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind(address)
-        sock.listen(backlog)
-    except OSError:
-        sock.close()
-        raise
-    return sock
 
 
 @contextlib.contextmanager
@@ -118,22 +103,21 @@ def _public_db(config: Config, embedded: bool) -> dict[str, object]:
 
 
 def serve(config: Config, reload_config: Callable[[], Config] | None = None) -> int:
-    """Run the service until SIGTERM/SIGINT; returns the exit status. Raises OSError when the
-    port cannot be bound and EmbeddedDbError when the embedded database does not start."""
+    """Run the service until SIGTERM/SIGINT; returns the exit status. Raises CannotListen when
+    a port cannot be bound and EmbeddedDbError when the embedded database does not start."""
     setup_logging(config.logging)
-    sock = bind_socket(config.server.host, config.server.port)
+    listeners = Listeners.bind(config)
     embedded = not config.mongodb.uri
     # Until the supervisor's loop takes over, SIGTERM interrupts like Ctrl-C does, so a stop
     # during start-up still runs every cleanup below (the embedded database included).
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         with embedded_database(config) as live, metrics_dir() as path:
-            supervisor = Supervisor(live, sock, path, reload_config)
-            host, port = sock.getsockname()[:2]
+            supervisor = Supervisor(live, listeners, path, reload_config)
             _log(
                 "gatehouse listening",
                 event="listening",
-                address=f"http://{host}:{port}",
+                **listeners.addresses(),
                 pid=os.getpid(),
                 workers=worker_count(live),
                 environment=live.environment,
@@ -145,19 +129,19 @@ def serve(config: Config, reload_config: Callable[[], Config] | None = None) -> 
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
-        sock.close()
+        listeners.close()
 
 
 def _interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def _worker_main(config: Config, sock: socket.socket, ready: Connection) -> None:
+def _worker_main(config: Config, listeners: Listeners, ready: Connection) -> None:
     """Spawn target. The app (aiohttp, Motor, prometheus_client) is imported here, in the
     worker only: the master stays light and answers signals from its first second."""
     from server.runtime.worker import run_worker
 
-    run_worker(config, sock, ready)
+    run_worker(config, listeners, ready)
 
 
 @dataclass
@@ -169,17 +153,17 @@ class _Worker:
 
 
 class Supervisor:
-    """Keeps `worker_count(config)` workers serving `sock`; see the module docstring."""
+    """Keeps `worker_count(config)` workers serving `listeners`; see the module docstring."""
 
     def __init__(
         self,
         config: Config,
-        sock: socket.socket,
+        listeners: Listeners,
         metrics_path: str,
         reload_config: Callable[[], Config] | None = None,
     ) -> None:
         self.config = config
-        self.sock = sock
+        self.listeners = listeners
         self.metrics_path = metrics_path
         self.reload_config = reload_config
         self.workers: list[_Worker] = []
@@ -226,7 +210,7 @@ class Supervisor:
     def _spawn(self) -> _Worker:
         receive, send = _SPAWN.Pipe(duplex=False)
         process = _SPAWN.Process(
-            target=_worker_main, args=(self.config, self.sock, send), name="gatehouse-worker"
+            target=_worker_main, args=(self.config, self.listeners, send), name="gatehouse-worker"
         )
         process.start()
         send.close()  # only the worker holds the sending end, so its death reads as EOF
@@ -346,11 +330,13 @@ class Supervisor:
         except ConfigError as exc:
             _log("reload keeps the old config", event="config_error", error=str(exc))
             return
-        # The socket is bound and the database running: those cannot change without a restart.
+        # The sockets are bound and the database running: those cannot change without a
+        # restart (the metrics token can).
         self.config = with_overrides(
             fresh,
             server={"host": self.config.server.host, "port": self.config.server.port},
             mongodb={"uri": self.config.mongodb.uri, "data_dir": self.config.mongodb.data_dir},
+            metrics={"host": self.config.metrics.host, "port": self.config.metrics.port},
         )
 
     def _wait_ready(self, worker: _Worker) -> bool:
@@ -371,8 +357,8 @@ class Supervisor:
             worker.process.terminate()
 
     def _stop(self) -> None:
-        """Close our copy of the socket, SIGTERM every worker, wait for them to drain."""
-        self.sock.close()
+        """Close our copies of the sockets, SIGTERM every worker, wait for them to drain."""
+        self.listeners.close()
         for worker in self.workers:
             self._retire(worker)
         deadline = time.monotonic() + self.config.server.shutdown_timeout.total_seconds()

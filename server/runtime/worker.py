@@ -1,4 +1,4 @@
-"""One worker process: uvloop + aiohttp serving the master's listening socket until told to stop."""
+"""One worker process: uvloop + aiohttp on the master's listening sockets until told to stop."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import asyncio
 import logging
 import os
 import signal
-import socket
 from multiprocessing.connection import Connection
 
 import uvloop
@@ -14,8 +13,11 @@ from aiohttp import web
 
 from server.core.config import Config
 from server.observability.logs import setup_logging
+from server.observability.metrics import METRICS
+from server.runtime.listeners import Listeners
 from server.web.app import create_app
 from server.web.hardening import server_options
+from server.web.metrics_app import create_metrics_app
 
 LOG = logging.getLogger("gatehouse.worker")
 
@@ -38,7 +40,7 @@ class _PidFilter(logging.Filter):
         return True
 
 
-def run_worker(config: Config, sock: socket.socket, ready: Connection) -> None:
+def run_worker(config: Config, listeners: Listeners, ready: Connection) -> None:
     """Process entry point (spawned by the supervisor); returns when the worker has stopped."""
     # Ctrl-C reaches the whole foreground process group; only the master decides what to do,
     # and tells each worker with SIGTERM. SIGHUP means "reload" to the master only.
@@ -48,7 +50,7 @@ def run_worker(config: Config, sock: socket.socket, ready: Connection) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(_PidFilter())
     try:
-        uvloop.run(_serve(config, sock, ready))
+        uvloop.run(_serve(config, listeners, ready))
     except Exception as exc:
         # One clean line instead of a traceback: a driver's message is never logged, only the
         # error's class and, for a database error, its stable code name (AuthenticationFailed).
@@ -59,14 +61,16 @@ def run_worker(config: Config, sock: socket.socket, ready: Connection) -> None:
         raise SystemExit(1) from None
 
 
-async def _serve(config: Config, sock: socket.socket, ready: Connection) -> None:
+async def _serve(config: Config, listeners: Listeners, ready: Connection) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
+    shutdown_s = config.server.shutdown_timeout.total_seconds()
+    app = create_app(config)
     runner = web.AppRunner(
-        create_app(config),
+        app,
         access_log=None,
-        shutdown_timeout=config.server.shutdown_timeout.total_seconds(),
+        shutdown_timeout=shutdown_s,
         # header_timeout and the lingering read after an answer: slow clients are cut off.
         **server_options(config.server),
     )
@@ -75,8 +79,17 @@ async def _serve(config: Config, sock: socket.socket, ready: Connection) -> None
     started = loop.time()
     await runner.setup()
     startup_s = round(loop.time() - started, 3)
-    site = web.SockSite(runner, sock)
-    await site.start()
+    sites = [web.SockSite(runner, listeners.api)]
+    metrics_runner = None
+    if listeners.metrics is not None:
+        # The metrics app shares this worker's Metrics: a scrape sums every worker's files.
+        metrics_runner = web.AppRunner(create_metrics_app(config, app[METRICS]),
+                                       access_log=None, shutdown_timeout=shutdown_s,
+                                       **server_options(config.server))
+        await metrics_runner.setup()
+        sites.append(web.SockSite(metrics_runner, listeners.metrics))
+    for site in sites:
+        await site.start()
     watchdog = asyncio.create_task(_watch_parent(os.getppid(), stop))
     _report_ready(ready)
     LOG.info("worker ready", extra={"fields": {"event": "worker_ready",
@@ -84,9 +97,12 @@ async def _serve(config: Config, sock: socket.socket, ready: Connection) -> None
     await stop.wait()
     watchdog.cancel()
     LOG.info("worker stopping", extra={"fields": {"event": "worker_stopping"}})
-    await site.stop()
+    for site in sites:
+        await site.stop()
     await asyncio.sleep(_ACCEPT_GRACE_S)
-    await _drain(runner, config.server.shutdown_timeout.total_seconds())
+    await _drain(runner, shutdown_s)
+    if metrics_runner is not None:
+        await metrics_runner.cleanup()  # scrapes are instant: nothing to drain
     # Closes what is left (after a drain timeout: cancels it) and then the database client.
     await runner.cleanup()
     LOG.info("worker stopped", extra={"fields": {"event": "worker_stopped"}})

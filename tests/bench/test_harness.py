@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.error
+import urllib.request
+import uuid
 from datetime import timedelta
+from pathlib import Path
 
+import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from pymongo import MongoClient
 
-from bench import bare_app, wrk
+from bench import bare_app, probe, wrk
 from bench.report import Check, Row, checks, table
+from bench.service import gatehouse, write_config
+from tests.conftest import METRICS_AUTH
 
 REPORT = """Running 5s test @ http://127.0.0.1:8080/health
   1 threads and 32 connections
@@ -73,10 +81,10 @@ class TestPrintedTable:
 
 async def settled_commands(client) -> dict[str, float]:
     """The command counts once start-up work (indexes, the mail sender's first claim) is over."""
-    previous = db_commands(await (await client.get("/metrics")).text())
+    previous = db_commands(await (await client.get("/metrics", headers=METRICS_AUTH)).text())
     for _ in range(50):
         await asyncio.sleep(0.05)
-        current = db_commands(await (await client.get("/metrics")).text())
+        current = db_commands(await (await client.get("/metrics", headers=METRICS_AUTH)).text())
         if current == previous:
             return current
         previous = current
@@ -95,14 +103,14 @@ class TestDatabaseCommandCounter:
         before = await settled_commands(quiet_client)
         for _ in range(3):
             assert (await quiet_client.get("/health")).status == 200
-        after = db_commands(await (await quiet_client.get("/metrics")).text())
+        after = db_commands(await (await quiet_client.get("/metrics", headers=METRICS_AUTH)).text())
         assert after == before
 
     async def test_each_command_is_counted_by_name(self, client):
-        before = db_commands(await (await client.get("/metrics")).text())
+        before = db_commands(await (await client.get("/metrics", headers=METRICS_AUTH)).text())
         for _ in range(3):
             assert (await client.get("/health/ready")).status == 200
-        after = db_commands(await (await client.get("/metrics")).text())
+        after = db_commands(await (await client.get("/metrics", headers=METRICS_AUTH)).text())
         assert after["ping"] - before.get("ping", 0) == 3
 
 
@@ -126,3 +134,42 @@ class TestYardsticks:
             assert "X-Request-ID" not in reply.headers
             assert "Content-Security-Policy" not in reply.headers
         assert len(bare_app.make_app(empty_layers=10).middlewares) == 10
+
+
+async def _read_counters(metrics_url: str, ready_url: str, times: int) -> tuple:
+    async with aiohttp.ClientSession() as session:
+        before = await probe.counters(session, metrics_url)
+        for _ in range(times):
+            async with session.get(ready_url) as reply:
+                assert reply.status == 200
+        return before, await probe.counters(session, metrics_url)
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as reply:  # noqa: S310 - loopback
+            return int(reply.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.mark.process
+class TestBenchReadsTheMetricsPort:
+    def test_production_run_counts_commands_per_request_on_its_metrics_port(
+            self, tmp_path: Path, mongo_uri: str) -> None:
+        # The benchmark's own config (production) and process, as `python -m bench` runs them.
+        database = f"gh_bench_{uuid.uuid4().hex[:12]}"
+        target = gatehouse("harness", write_config(tmp_path / "bench.yaml", mongo_uri,
+                                                   database, limiter=True), workers=1)
+        try:
+            target.start("/health")
+            before, after = asyncio.run(_read_counters(target.metrics_url,
+                                                       target.url + "/health/ready", 3))
+            assert _status(target.url + "/metrics") == 404  # never on the API port
+        finally:
+            target.stop()
+            client: MongoClient = MongoClient(mongo_uri, serverSelectionTimeoutMS=2000)  # type: ignore[type-arg]
+            client.drop_database(database)
+            client.close()
+        assert after.requests - before.requests == 3
+        assert after.db_commands - before.db_commands >= 3  # a ping each

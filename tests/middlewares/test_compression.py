@@ -9,6 +9,7 @@ import orjson
 import pytest
 
 from middlewares.compression import pick_coding
+from tests.conftest import METRICS_AUTH
 from tests.middlewares._routes import PREFIX, build_test_app
 
 BIG = f"{PREFIX}/big?size=4096"
@@ -57,7 +58,7 @@ class TestCompressedWhenAccepted:
     async def test_metrics_text_is_compressed(self, raw):
         for _ in range(3):
             await raw.get("/health")
-        resp = await raw.get("/metrics", headers={"Accept-Encoding": "gzip"})
+        resp = await raw.get("/metrics", headers={**METRICS_AUTH, "Accept-Encoding": "gzip"})
         text = gzip.decompress(await resp.read())
         assert len(text) >= 1024
         assert resp.headers["Content-Encoding"] == "gzip"

@@ -1,4 +1,4 @@
-"""GET /metrics: Prometheus text with counts and latency by route template, and in-flight."""
+"""GET /metrics (with metrics.token): Prometheus text, counts and latency by route template."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from server.observability.metrics import AUTH_EVENTS as DECLARED_EVENTS
 from server.observability.metrics import METRICS, RATE_LIMIT_BUDGETS
+from tests.conftest import METRICS_AUTH
 from tests.middlewares._routes import PREFIX
 
 TOKEN_ROUTE = f"{PREFIX}/verify-email/{{token}}"
@@ -21,7 +22,7 @@ BUDGETS = ("ip", "auth", "user")
 
 
 async def scrape(api) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    resp = await api.get("/metrics")
+    resp = await api.get("/metrics", headers=METRICS_AUTH)
     assert resp.status == 200
     assert resp.content_type == "text/plain"
     assert "version=0.0.4" in resp.headers["Content-Type"]
@@ -102,7 +103,7 @@ class TestOtherFamilies:
         assert value(samples, "gatehouse_rate_limit_rejections_total", budget="ip") == 1
 
     async def test_metrics_carry_the_security_headers(self, api):
-        resp = await api.get("/metrics")
+        resp = await api.get("/metrics", headers=METRICS_AUTH)
         assert resp.headers["X-Content-Type-Options"] == "nosniff"
         assert "Server" not in resp.headers
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from server.core.config import Config
+from tests.conftest import METRICS_AUTH
 from tests.middlewares._rate_limit import (
     PING,
     aligned_clock,
@@ -102,7 +103,7 @@ class TestRejection:
         assert fields["budget"] == "ip"
         assert fields["requestId"] == rejected.headers["X-Request-ID"]
         assert "not-a-jwt" not in str(fields)
-        text = await (await client.get("/metrics")).text()
+        text = await (await client.get("/metrics", headers=METRICS_AUTH)).text()
         assert 'gatehouse_rate_limit_rejections_total{budget="ip"} 1.0' in text
 
     async def test_rejected_requests_stay_rejected(self, limited: Any, start: Any) -> None:
@@ -189,7 +190,7 @@ class TestUserBudget:
         anonymous = await client.get(PING)
         assert anonymous.status == 200
         assert limits(anonymous)[:2] == (50, 46)
-        text = await (await client.get("/metrics")).text()
+        text = await (await client.get("/metrics", headers=METRICS_AUTH)).text()
         assert 'gatehouse_rate_limit_rejections_total{budget="user"} 1.0' in text
 
     async def test_expired_token_stops_counting_per_user(self, limited: Any,

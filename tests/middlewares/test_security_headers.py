@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import METRICS_AUTH
 from tests.middlewares._routes import PREFIX
 
 JSON = {"Content-Type": "application/json"}
@@ -38,7 +39,8 @@ CSP_DIRECTIVES = {
 
 RESPONSES: list[tuple[str, str, dict[str, Any], int]] = [
     ("GET", "/health", {}, 200),
-    ("GET", "/metrics", {}, 200),
+    ("GET", "/metrics", {"headers": METRICS_AUTH}, 200),
+    ("GET", "/metrics", {}, 401),
     ("GET", f"{PREFIX}/big?size=10", {}, 200),
     ("POST", f"{PREFIX}/echo", {"json": {"name": "n"}}, 200),
     ("GET", "/nowhere", {}, 404),

@@ -62,11 +62,14 @@ def get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
 
 
 class Service:
-    """`python run.py --config CONFIG --port PORT --workers N` with stdout in a log file."""
+    """`python run.py --config CONFIG --port PORT --workers N --metrics-port M` with stdout in a
+    log file; each service gets free ports of its own, so services never collide."""
 
     def __init__(self, tmp_path: Path, config: Path, workers: int = 2) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.metrics_port = free_port()
+        self.metrics_url = f"http://127.0.0.1:{self.metrics_port}/metrics"
         self.log_path = tmp_path / f"service-{self.port}.log"
         self.err_path = tmp_path / f"service-{self.port}.err"
         self.argv = [
@@ -78,6 +81,8 @@ class Service:
             str(self.port),
             "--workers",
             str(workers),
+            "--metrics-port",
+            str(self.metrics_port),
         ]
         self.process: subprocess.Popen[bytes] | None = None
 

@@ -234,6 +234,46 @@ class TestProduction:
         assert load_config(ROOT / "config.yaml", {}).jwt.secret
 
 
+ANY_ADDRESS = "0.0.0.0"  # noqa: S104 - a config value under test; nothing binds it here
+
+
+class TestProductionMetrics:
+    """Production never serves metrics to anyone who can reach them (issue 13, item 7)."""
+
+    def test_loopback_listener_without_token_is_the_safe_default(self):
+        config = load_config(ROOT / "config.yaml", {**PROD, **GOOD_SECRETS})
+        assert (config.metrics.host, config.metrics.port, config.metrics.token) == (
+            "127.0.0.1", 9464, "")
+
+    # Environment values are YAML scalars: `::` and the empty string need quotes.
+    @pytest.mark.parametrize("host", [ANY_ADDRESS, '"::"', '""', "10.0.0.5", "metrics.internal"])
+    def test_a_listener_beyond_loopback_needs_the_token(self, host):
+        env = {**PROD, **GOOD_SECRETS, "APP__METRICS__HOST": host}
+        with pytest.raises(ConfigError, match=r"^metrics\.host: .*APP__METRICS__TOKEN"):
+            load_config(ROOT / "config.yaml", env)
+        config = load_config(ROOT / "config.yaml", {**env, "APP__METRICS__TOKEN": "m" * 32})
+        assert config.metrics.token == "m" * 32
+
+    @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+    def test_loopback_hosts(self, host):
+        env = {**PROD, **GOOD_SECRETS, "APP__METRICS__HOST": host}
+        assert load_config(ROOT / "config.yaml", env).metrics.host == host
+
+    def test_no_listener_and_no_token_means_no_metrics_at_all(self):
+        env = {**PROD, **GOOD_SECRETS, "APP__METRICS__HOST": ANY_ADDRESS, "APP__METRICS__PORT": "0"}
+        assert load_config(ROOT / "config.yaml", env).metrics.port == 0
+
+    def test_short_token_stops_the_start(self):
+        env = {**PROD, **GOOD_SECRETS, "APP__METRICS__TOKEN": "short"}
+        with pytest.raises(ConfigError, match=r"^metrics\.token:"):
+            load_config(ROOT / "config.yaml", env)
+
+    def test_development_allows_anything(self):
+        config = load_config(ROOT / "config.yaml", {
+            "APP__METRICS__HOST": ANY_ADDRESS, "APP__METRICS__TOKEN": "x"})
+        assert config.metrics.host == ANY_ADDRESS
+
+
 class TestWithOverrides:
     def test_replaces_fields_of_sections(self):
         config = with_overrides(load_config(None, {}), server={"port": 1}, jwt={"issuer": "x"})

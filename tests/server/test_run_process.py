@@ -8,6 +8,7 @@ import signal
 import socket
 import threading
 import time
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator
@@ -36,8 +37,11 @@ def make_service(tmp_path: Path, mongo_uri: str) -> Iterator[MakeService]:
     def build(workers: int = 2, **sections: dict[str, Any]) -> Service:
         names.append(f"gh_proc_{uuid.uuid4().hex[:12]}")
         mongodb = {"uri": mongo_uri, "database": names[-1], **sections.pop("mongodb", {})}
+        # The shipped default: no metrics.token, so the metrics listener is anonymous.
+        metrics = {"token": "", **sections.pop("metrics", {})}
         config = write_config(
-            tmp_path / f"config-{len(services)}.yaml", mongodb=mongodb, **sections
+            tmp_path / f"config-{len(services)}.yaml", mongodb=mongodb, metrics=metrics,
+            **sections
         )
         services.append(Service(tmp_path, config, workers))
         return services[-1]
@@ -68,8 +72,9 @@ def ready_workers(service: Service, without: Collection[int] = (), count: int = 
 
 
 def metric(service: Service, name: str, **labels: str) -> float:
-    """One sample of /metrics (0 when absent), from whichever worker answers."""
-    status, body = get(service.url + "/metrics")
+    """One sample of the metrics listener's /metrics (0 when absent), from whichever worker
+    answers."""
+    status, body = get(service.metrics_url)
     assert status == 200
     for family in text_string_to_metric_families(body.decode()):
         for sample in family.samples:
@@ -310,7 +315,7 @@ class TestMetricsAcrossWorkers:
         spread = served_by(service, "/health") - baseline
         assert len(spread) == 2, spread
         assert sum(spread.values()) == sent
-        # Whichever worker answers /metrics reports the service-wide total.
+        # Whichever worker answers on the metrics port reports the service-wide total.
         answers = set()
         for _ in range(40):
             answers.add(health_count(service))
@@ -326,12 +331,57 @@ class TestMetricsAcrossWorkers:
         workers = ready_workers(service)
         in_flight = "gatehouse_http_requests_in_flight"
         with slow_request(service.port, FORGOT_BODY, 5):
-            # The stuck upload plus the /metrics request asking.
-            wait_for(lambda: metric(service, in_flight) == 2, 10, "the upload counted in flight")
+            # The stuck upload (scrapes on the metrics listener are not API requests).
+            wait_for(lambda: metric(service, in_flight) == 1, 10, "the upload counted in flight")
             for pid in workers:
                 os.kill(pid, signal.SIGKILL)
             ready_workers(service, without=workers)
-            # A dead worker's live gauge is gone: only the /metrics request itself remains.
-            assert metric(service, in_flight) == 1
+            # A dead worker's live gauge is gone.
+            assert metric(service, in_flight) == 0
         service.signal(signal.SIGTERM)
         assert service.wait() == 0
+
+
+class TestMetricsListener:
+    """Issue 13 item 7: metrics on a listener of their own, never to anonymous API clients."""
+
+    def test_api_port_never_serves_metrics_anonymously(self, make_service: MakeService) -> None:
+        service = make_service().start()
+        ready_workers(service)
+        for _ in range(4):  # fresh connections: more than one worker answers
+            status, body = get(service.url + "/metrics")
+            assert status == 404
+            assert b"gatehouse_" not in body
+        (line,) = service.events("listening")
+        assert line["metrics_address"] == f"http://127.0.0.1:{service.metrics_port}/metrics"
+        service.signal(signal.SIGTERM)
+        assert service.wait() == 0
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", service.metrics_port), timeout=2).close()
+
+    def test_with_a_token_both_ports_need_it(self, make_service: MakeService) -> None:
+        token = "t" * 40
+        service = make_service(metrics={"token": token}).start()
+        assert get(service.url + "/metrics")[0] == 401
+        assert get(service.metrics_url)[0] == 401
+        request = urllib.request.Request(  # noqa: S310 - loopback
+            service.metrics_url, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=5) as reply:  # noqa: S310 - loopback
+            assert b"gatehouse_db_commands_total" in reply.read()
+        service.signal(signal.SIGTERM)
+        assert service.wait() == 0
+
+    def test_a_taken_metrics_port_stops_the_start_naming_it(
+        self, make_service: MakeService
+    ) -> None:
+        first = make_service(workers=1).start()
+        second = make_service(workers=1)
+        index = second.argv.index("--metrics-port") + 1
+        second.argv[index] = str(first.metrics_port)
+        second.launch()
+        assert second.wait() == 1
+        assert f"cannot listen on 127.0.0.1:{first.metrics_port}" in second.stderr()
+        # The API port it had bound is released again.
+        socket.create_server(("127.0.0.1", second.port)).close()
+        first.signal(signal.SIGTERM)
+        assert first.wait() == 0
