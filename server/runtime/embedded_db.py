@@ -139,9 +139,11 @@ class EmbeddedDb:
         answered, self._answered = self._answered, False
         try:
             if process is not None and process.poll() is None:
-                if answered and self.storage != ":memory:":
-                    self._checkpoint(timeout)
-                process.kill()
+                try:
+                    if answered and self.storage != ":memory:":
+                        self._checkpoint(timeout)
+                finally:  # even when a stop signal interrupts the checkpoint
+                    process.kill()
             if process is not None:
                 process.wait()
         finally:
