@@ -42,11 +42,17 @@ async def require_user(request: web.Request,
         raise
 
 
-async def _authenticate(request: web.Request, roles: tuple[str, ...] | None) -> AuthContext:
-    app = request.app
+def required_bearer(request: web.Request) -> str:
+    """The request's bearer token. Raises TokenMissing without one."""
     token = bearer_token(request.headers.get("Authorization"))
     if token is None:
         raise TokenMissing()
+    return token
+
+
+async def _authenticate(request: web.Request, roles: tuple[str, ...] | None) -> AuthContext:
+    app = request.app
+    token = required_bearer(request)
     claims = decode_access_token(app[CONFIG].jwt, token, request[NOW])
     # The session must still be live (logout, reset, deactivation end it at once) and the
     # user active: both are in this one indexed find_one by _id.

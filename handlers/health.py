@@ -8,7 +8,7 @@ import time
 
 from aiohttp import web
 
-from handlers._auth import bearer_token
+from handlers._auth import required_bearer
 from handlers.openapi.decorators import docs, errors, success
 from handlers.openapi.respond import render
 from handlers.schemas.health import (
@@ -76,7 +76,7 @@ async def scrape(request: web.Request) -> web.Response:
     set, only for `Authorization: Bearer <token>`. Raises TokenMissing or InvalidToken."""
     token = request.app[CONFIG].metrics.token
     if token:
-        given = bearer_token(request).encode("utf-8", "surrogateescape")
+        given = required_bearer(request).encode("utf-8", "surrogateescape")
         # Digests of equal length: the comparison takes the same time whatever was sent.
         if not hmac.compare_digest(hashlib.sha256(given).digest(),
                                    hashlib.sha256(token.encode()).digest()):

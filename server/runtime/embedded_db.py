@@ -1,25 +1,36 @@
-"""The embedded MongoDB-compatible database for development and tests.
+"""The embedded MongoDB-compatible database for development and tests: start, stop, die with us.
 
 SecantusDB (GPL-2.0) is kept at arm's length: we never import it, we run its daemon
 `secantusd-py` as a child process on a free loopback port and talk to it over the wire.
+
+We never send it SIGTERM. Its handler calls threading.Event.set() from inside a Python signal
+handler while the main thread waits on that Event; a signal that lands while the lock is held
+(a second SIGTERM during the first one's handler, as a parent-death burst delivers) deadlocks
+the daemon for good (issue 12 item 3). So a stop is a checkpoint over the wire (`fsync`) and
+then SIGKILL, and the kernel SIGKILLs it when its parent dies. An unclean end loses nothing
+acknowledged: WiredTiger's journal is replayed at the next start.
 """
 
 from __future__ import annotations
 
 import ctypes
+import logging
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 DAEMON = "secantusd-py"
+LOG = logging.getLogger("gatehouse.embedded_db")
 
 
 class EmbeddedDbError(RuntimeError):
@@ -60,12 +71,25 @@ def wait_until_up(uri: str, timeout: float = 30.0) -> None:
             client.close()
 
 
-def _die_with_parent() -> None:
-    """In the child before exec (Linux): SIGTERM when the parent dies, so even a kill -9 of
-    the master leaves no orphaned database holding the data directory's lock."""
-    if sys.platform == "linux":
+def _die_with_parent() -> Callable[[], None]:
+    """A preexec_fn (Linux) arming PR_SET_PDEATHSIG with SIGKILL: even after a kill -9 of the
+    master the database ends and frees its data directory's lock. SIGKILL, not SIGTERM, because
+    a parent's death can deliver the signal several times in a burst (once per reparenting),
+    which is what deadlocks the daemon's SIGTERM handler. Note that the signal fires when the
+    *thread* that started the database exits: start it from a thread that lives as long."""
+    if sys.platform != "linux":
+        return lambda: None
+    # Looked up here, in the parent: the forked child should only make the system call.
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def arm() -> None:
         pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        prctl(pr_set_pdeathsig, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return arm
 
 
 class EmbeddedDb:
@@ -75,6 +99,8 @@ class EmbeddedDb:
         self.storage = storage
         self.port = port or free_port()
         self.process: subprocess.Popen[bytes] | None = None
+        self._scratch: str | None = None  # an in-memory daemon's TMPDIR, ours to delete
+        self._answered = False
 
     @property
     def uri(self) -> str:
@@ -84,30 +110,58 @@ class EmbeddedDb:
         """Start the daemon and wait until it answers; returns its URI."""
         if self.storage != ":memory:":
             Path(self.storage).mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-            [_daemon_path(), "--host", "127.0.0.1", "--port", str(self.port),
-             "--storage-path", self.storage, "--log-level", "WARNING"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            # Own process group: a Ctrl-C at the terminal reaches the master, which then
-            # stops the database after the workers, in order.
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        argv = [_daemon_path(), "--host", "127.0.0.1", "--port", str(self.port),
+                "--storage-path", self.storage, "--log-level", "WARNING"]
+        env = dict(os.environ)
+        if self.storage == ":memory:":
+            # An in-memory daemon makes a temp directory it removes only on a clean close,
+            # which a SIGKILL skips: give it a TMPDIR of ours, deleted after the stop.
+            self._scratch = env["TMPDIR"] = tempfile.mkdtemp(prefix="gatehouse-embedded-db-")
         try:
+            self.process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, env=env,
+                # Own process group: a Ctrl-C at the terminal reaches the master, which then
+                # stops the database after the workers, in order.
+                start_new_session=True,
+                preexec_fn=_die_with_parent(),
+            )
             wait_until_up(self.uri, timeout)
-        except EmbeddedDbError:
+        except BaseException:
             self.stop()
             raise
+        self._answered = True
         return self.uri
 
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM (so WiredTiger checkpoints), then SIGKILL if it lingers."""
+        """Checkpoint over the wire (bounded by `timeout`), then SIGKILL; never SIGTERM."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGTERM)
+        answered, self._answered = self._answered, False
         try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+            if process is not None and process.poll() is None:
+                try:
+                    if answered and self.storage != ":memory:":
+                        self._checkpoint(timeout)
+                finally:  # even when a stop signal interrupts the checkpoint
+                    process.kill()
+            if process is not None:
+                process.wait()
+        finally:
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = None
+
+    def _checkpoint(self, timeout: float) -> None:
+        """Flush to the data files so the next start replays little of the journal. A failure
+        costs only that replay time, so it is logged (class only, never driver text)."""
+        ms = int(timeout * 1000)
+        client: MongoClient = MongoClient(  # type: ignore[type-arg]
+            self.uri, serverSelectionTimeoutMS=ms, connectTimeoutMS=ms, socketTimeoutMS=ms)
+        try:
+            client.admin.command("fsync")
+        except PyMongoError as exc:
+            LOG.warning("embedded database checkpoint failed; the journal covers it",
+                        extra={"fields": {"event": "db_checkpoint_failed",
+                                          "error": type(exc).__name__}})
+        finally:
+            client.close()

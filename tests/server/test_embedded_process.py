@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from pymongo import MongoClient
+from pymongo import MongoClient, WriteConcern
 
-from tests.server._service import ROOT, Service, alive, get, write_config
+from tests.server._service import ROOT, Service, alive, get, wait_for, write_config
 
 pytestmark = pytest.mark.process
 
@@ -41,6 +43,17 @@ def _run_once(service: Service) -> int:
     return int(started["db_pid"])
 
 
+@contextlib.contextmanager
+def _sigterm_blocked() -> Iterator[None]:
+    """Processes started inside never act on SIGTERM (the mask survives fork and exec): a
+    stand-in for the embedded database's SIGTERM handler deadlocking (issue 12 item 3)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
 class TestEmbeddedDatabase:
     def test_data_survives_a_restart_and_the_database_stops_with_the_service(
         self, tmp_path: Path
@@ -67,6 +80,42 @@ class TestEmbeddedDatabase:
                     "value": 42,
                 }
             second.signal(signal.SIGINT)
+            assert second.wait() == 0
+            assert not alive(db_pid)
+        finally:
+            first.close()
+            second.close()
+
+
+    @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux-only")
+    def test_kill_9_of_the_master_ends_the_database_and_keeps_its_writes(
+        self, tmp_path: Path
+    ) -> None:
+        data_dir = tmp_path / "data" / "db"
+        config = write_config(
+            tmp_path / "embedded.yaml",
+            mongodb={"uri": "", "database": "gatehouse", "data_dir": str(data_dir)},
+        )
+        first, second = Service(tmp_path, config), Service(tmp_path, config)
+        try:
+            with _sigterm_blocked():
+                db_pid = _run_once(first)
+            with _embedded(db_pid) as client:
+                proof = client.gatehouse.get_collection(
+                    "proof", write_concern=WriteConcern(w=1, j=True))
+                proof.insert_one({"_id": "kept", "value": 42})
+            assert first.process is not None
+            first.process.kill()  # the master alone, and no cleanup code of ours runs
+            first.process.wait(10)
+            wait_for(lambda: not alive(db_pid), 20, "the database to end with its master")
+
+            db_pid = _run_once(second)
+            with _embedded(db_pid) as client:
+                assert client.gatehouse.proof.find_one({"_id": "kept"}) == {
+                    "_id": "kept",
+                    "value": 42,
+                }
+            second.signal(signal.SIGTERM)
             assert second.wait() == 0
             assert not alive(db_pid)
         finally:
