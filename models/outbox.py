@@ -7,6 +7,12 @@ workers (or hosts) never hold the same message at once. If the claimer dies, the
 out and another sender retries it. Results are written only under the same `claim`, so a
 sender whose lease was taken over cannot overwrite the new owner's state.
 Once a message is sent or has failed its body is removed: it holds a raw token.
+
+A message carrying a link may have a `guard`: the users field and token hash its link
+needs. A flow queues such a message BEFORE it stores the token, so a crash between the two
+writes can never leave a stored token without its mail; the sender delivers a guarded
+message only while some user holds that hash, and `cancelled` it otherwise (the flow died
+before storing the token, failed, or a newer link replaced it).
 """
 
 from __future__ import annotations
@@ -30,9 +36,16 @@ class OutgoingMail:
     html: str
 
 
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """Deliver only while a user's `field` (a token-hash field of users) holds `token_hash`."""
+
+    field: str
+    token_hash: str
+
 
 COLLECTION = "outbox"
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+PENDING, SENT, FAILED, CANCELLED = "pending", "sent", "failed", "cancelled"
 # Sent and failed entries (bodies already stripped) are kept this long for operators.
 KEEP_FINISHED = timedelta(days=7)
 
@@ -57,28 +70,40 @@ class OutboxMessage:
     next_attempt_at: datetime
     last_error: str | None
     finished_at: datetime | None
+    guard: Guard | None = None
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> OutboxMessage:
+        guard = doc.get("guard")
         return cls(id=str(doc["_id"]), to=doc["to"], subject=doc["subject"],
                    text=doc.get("text", ""), html=doc.get("html", ""), status=doc["status"],
                    attempts=doc.get("attempts", 0), created_at=doc["createdAt"],
                    next_attempt_at=doc["nextAttemptAt"], last_error=doc.get("lastError"),
-                   finished_at=doc.get("finishedAt"))
+                   finished_at=doc.get("finishedAt"),
+                   guard=Guard(guard["field"], guard["hash"]) if guard else None)
 
 
 async def ensure_indexes(db: Any) -> None:
     await db[COLLECTION].create_indexes(INDEXES)
 
 
-async def enqueue(db: Any, mail: OutgoingMail, now: datetime) -> str:
+async def enqueue(db: Any, mail: OutgoingMail, now: datetime, *,
+                  guard: Guard | None = None) -> str:
     """Store a message as pending and due now; returns its id."""
-    result = await db[COLLECTION].insert_one({
+    doc: dict[str, Any] = {
         "to": mail.to, "subject": mail.subject, "text": mail.text, "html": mail.html,
         "status": PENDING, "attempts": 0, "createdAt": now, "nextAttemptAt": now,
         "claim": None, "lastError": None,
-    })
+    }
+    if guard is not None:
+        doc["guard"] = {"field": guard.field, "hash": guard.token_hash}
+    result = await db[COLLECTION].insert_one(doc)
     return str(result.inserted_id)
+
+
+async def discard(db: Any, message_id: str) -> None:
+    """Delete a message that is still pending (its flow failed before storing the token)."""
+    await db[COLLECTION].delete_one({"_id": ObjectId(message_id), "status": PENDING})
 
 
 async def claim_due(db: Any, now: datetime, lease: timedelta, claim: str) -> OutboxMessage | None:
@@ -111,6 +136,21 @@ async def schedule_retry(db: Any, message_id: str, claim: str, at: datetime, err
     return bool(result.modified_count)
 
 
+async def defer(db: Any, message_id: str, claim: str, at: datetime) -> bool:
+    """Release a claimed message until `at` without counting the attempt (its guard does not
+    hold yet: the flow that queued it may not have stored the token so far)."""
+    result = await db[COLLECTION].update_one(
+        {"_id": ObjectId(message_id), "claim": claim},
+        {"$set": {"nextAttemptAt": at, "claim": None}, "$inc": {"attempts": -1}},
+    )
+    return bool(result.modified_count)
+
+
+async def cancel(db: Any, message_id: str, claim: str, now: datetime) -> bool:
+    """Give up on a message whose link no user holds, and drop its body."""
+    return await _finish(db, message_id, claim, CANCELLED, now, "link not stored")
+
+
 async def get(db: Any, message_id: str) -> OutboxMessage | None:
     """One message by id (operators and tests), or None."""
     try:
@@ -122,7 +162,7 @@ async def get(db: Any, message_id: str) -> OutboxMessage | None:
 
 
 async def count_by_status(db: Any) -> dict[str, int]:
-    """How many messages are pending, sent and failed."""
+    """How many messages are pending, sent and failed (and cancelled, when there are any)."""
     counts = {PENDING: 0, SENT: 0, FAILED: 0}
     async for row in db[COLLECTION].aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
         counts[row["_id"]] = row["n"]

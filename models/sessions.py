@@ -4,6 +4,13 @@
 only as `refreshHash`; the hashes of the last ROTATED_KEPT rotated tokens stay in
 `previousHashes` so a replayed old token is recognised (reuse detection). A TTL index drops a
 session when `expiresAt` (pushed forward by each rotation) passes.
+
+The n-th session a user starts (n = its serial, counted on the user) sits in `slot`
+n % max_sessions, and a unique index allows one document per user and slot: so a user never
+has more than max_sessions session documents, even when a worker dies between writes (the
+cap is enforced by the same insert that stores the session). The session a new one pushes
+out of the user's capped list is the one started max_sessions earlier: the occupant of the
+new one's slot, which `free_slot` removes.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from typing import Any
 
 from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
+from pymongo.errors import DuplicateKeyError
 
 COLLECTION = "sessions"
 ROTATED_KEPT = 20
@@ -22,6 +30,8 @@ ROTATED_KEPT = 20
 INDEXES = [
     IndexModel([("expiresAt", ASCENDING)], name="expires_ttl", expireAfterSeconds=0),
     IndexModel([("user", ASCENDING), ("createdAt", ASCENDING)], name="user_created"),
+    IndexModel([("user", ASCENDING), ("slot", ASCENDING)], name="user_slot", unique=True,
+               partialFilterExpression={"slot": {"$exists": True}}),
 ]
 
 
@@ -65,12 +75,29 @@ def new_session_id() -> str:
 
 async def insert_session(db: Any, *, session_id: str, user_id: str, refresh_hash: str,
                          now: datetime, expires: datetime, user_agent: str | None,
-                         ip: str | None) -> Session:
-    doc = {"_id": session_id, "user": ObjectId(user_id), "refreshHash": refresh_hash,
-           "previousHashes": [], "generation": 0, "rotatedAt": None, "createdAt": now,
-           "lastUsedAt": now, "expiresAt": expires, "userAgent": user_agent, "ip": ip}
-    await db[COLLECTION].insert_one(doc)
+                         ip: str | None, serial: int | None = None,
+                         max_sessions: int = 1) -> Session | None:
+    """Store a session; with `serial`, in its slot. None when that slot is taken."""
+    doc: dict[str, Any] = {
+        "_id": session_id, "user": ObjectId(user_id), "refreshHash": refresh_hash,
+        "previousHashes": [], "generation": 0, "rotatedAt": None, "createdAt": now,
+        "lastUsedAt": now, "expiresAt": expires, "userAgent": user_agent, "ip": ip}
+    if serial is not None:
+        doc.update(serial=serial, slot=serial % max_sessions)
+    try:
+        await db[COLLECTION].insert_one(doc)
+    except DuplicateKeyError:
+        return None
     return Session.from_doc(doc)
+
+
+async def free_slot(db: Any, user_id: str, serial: int, max_sessions: int) -> str | None:
+    """Delete the user's session in the slot of `serial` if it is an older one (the session
+    that `serial` pushed out, or a dead leftover); returns its id, or None."""
+    doc = await db[COLLECTION].find_one_and_delete(
+        {"user": ObjectId(user_id), "slot": serial % max_sessions, "serial": {"$lt": serial}},
+        projection={"_id": 1})
+    return None if doc is None else str(doc["_id"])
 
 
 async def find_session(db: Any, session_id: str) -> Session | None:

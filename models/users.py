@@ -3,6 +3,8 @@
 A user document also lists the ids of its live sessions (`activeSessions`, newest last,
 capped at security.max_sessions), so authenticating a request is ONE indexed find_one by
 `_id` that both proves the session is live and loads the user (see find_by_session).
+`sessionSerial` counts the sessions ever started: the n-th one (from 0) stores its document
+in slot n % max_sessions (models/sessions.py), the slot of the session its start pushed out.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from server.core.emails import canonical_email
 from server.core.errors import EmailTaken
 
 COLLECTION = "users"
+# The fields holding a mailed link's token hash (an outbox guard names one of them).
+VERIFICATION_TOKEN, RESET_TOKEN = "emailVerificationToken", "passwordResetToken"
 ROLES = ("user", "admin", "moderator")
 DEFAULT_PREFERENCES: dict[str, Any] = {"theme": "light", "notifications": True, "language": "en"}
 
@@ -118,9 +122,11 @@ def _maybe(doc: Mapping[str, Any] | None) -> User | None:
 
 
 def new_user_doc(*, first_name: str, last_name: str, email: str, password_hash: str,
-                 now: datetime, role: str = "user", **optional: Any) -> dict[str, Any]:
+                 now: datetime, role: str = "user", first_session: str | None = None,
+                 **optional: Any) -> dict[str, Any]:
     """A complete user document; `optional` takes phoneNumber, dateOfBirth, profilePicture,
-    isEmailVerified, preferences (API field names)."""
+    isEmailVerified, preferences (API field names). With `first_session`, the user is
+    created with that session listed (its serial is 0)."""
     doc: dict[str, Any] = {
         "firstName": first_name, "lastName": last_name, "email": canonical_email(email),
         "password": password_hash, "role": role, "isActive": True, "isEmailVerified": False,
@@ -129,8 +135,10 @@ def new_user_doc(*, first_name: str, last_name: str, email: str, password_hash: 
         "emailVerificationToken": None,
         "emailVerificationExpires": None, "passwordResetToken": None,
         "passwordResetExpires": None, "preferences": dict(DEFAULT_PREFERENCES),
-        "activeSessions": [], "createdAt": now, "updatedAt": now,
+        "activeSessions": [], "sessionSerial": 0, "createdAt": now, "updatedAt": now,
     }
+    if first_session is not None:
+        doc.update(activeSessions=[first_session], sessionSerial=1)
     doc.update(optional)
     return doc
 
@@ -196,38 +204,34 @@ async def release_login_attempt(db: Any, email: str, attempt: str, *,
 @dataclass(frozen=True, slots=True)
 class SessionAdded:
     user: User  # as it is after the update
-    dropped: tuple[str, ...]  # session ids the cap pushed out, exactly
+    serial: int  # how many sessions the user started before this one
 
 
 async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
                       now: datetime, *, login: bool = False, new_hash: str | None = None,
                       attempt: str | None = None) -> SessionAdded | None:
-    """Register a live session, keeping the newest `max_sessions`. With `login`, also reset
-    the failure count, settle the login `attempt` and stamp lastLogin; `new_hash` upgrades
-    the stored password hash. None when the user does not exist."""
+    """Register a live session, keeping the newest `max_sessions`, and number it. With
+    `login`, also reset the failure count, settle the login `attempt` and stamp lastLogin;
+    `new_hash` upgrades the stored password hash. None when the user does not exist."""
     changes: dict[str, Any] = {}
     if login:
         changes = {"loginAttempts": 0, "lockUntil": None, "lastLogin": now}
         if new_hash:
             changes["password"] = new_hash
     update: dict[str, Any] = {
-        "$push": {"activeSessions": {"$each": [session_id], "$slice": -max_sessions}}}
+        "$push": {"activeSessions": {"$each": [session_id], "$slice": -max_sessions}},
+        "$inc": {"sessionSerial": 1}}
     if changes:
         update["$set"] = changes
     if attempt is not None:
         update["$pull"] = {"loginPending": {"id": attempt}}
-    # The document BEFORE this atomic update tells which ids the $slice dropped, so a racing
-    # login's id is never mistaken for a dropped one. (MongoDB returns the exact prior state;
-    # the embedded test database may return an earlier one, which only under-reports drops:
-    # the cleanup then misses an already-dead document, which the TTL index removes.)
-    before = await db[COLLECTION].find_one_and_update(
-        {"_id": object_id(user_id)}, update, return_document=ReturnDocument.BEFORE)
-    if before is None:
+    # The serial comes from the document AFTER this atomic update: the embedded test database
+    # may return an earlier state as BEFORE under concurrency, but its AFTER is exact.
+    after = await db[COLLECTION].find_one_and_update(
+        {"_id": object_id(user_id)}, update, return_document=ReturnDocument.AFTER)
+    if after is None:
         return None
-    listed = [*(before.get("activeSessions") or []), session_id]
-    kept = listed[-max_sessions:]
-    after = {**before, **changes, "activeSessions": kept}
-    return SessionAdded(User.from_doc(after), tuple(s for s in listed if s not in kept))
+    return SessionAdded(User.from_doc(after), int(after["sessionSerial"]) - 1)
 
 
 async def remove_sessions(db: Any, user_id: str, session_ids: Sequence[str] | None = None,
@@ -242,6 +246,14 @@ async def remove_sessions(db: Any, user_id: str, session_ids: Sequence[str] | No
     else:
         update = {"$set": {"activeSessions": []}}
     await db[COLLECTION].update_one({"_id": oid}, update)
+
+
+async def holds_token(db: Any, field_name: str, token_hash: str) -> bool:
+    """Whether some user's `field_name` (VERIFICATION_TOKEN or RESET_TOKEN) holds this hash."""
+    if field_name not in (VERIFICATION_TOKEN, RESET_TOKEN):
+        return False
+    doc = await db[COLLECTION].find_one({field_name: token_hash}, {"_id": 1})
+    return doc is not None
 
 
 async def set_verification_token(db: Any, user_id: str, token_hash: str,
@@ -352,6 +364,16 @@ async def update_fields(db: Any, user_id: str, fields: Mapping[str, Any],
     except DuplicateKeyError:
         raise EmailTaken() from None
     return _maybe(doc)
+
+
+async def change_password(db: Any, user_id: str, password_hash: str, keep_session: str,
+                          now: datetime) -> None:
+    """Store a new password hash and forget every session but `keep_session`, in one atomic
+    update: no moment (no crash) leaves the new password with the other sessions alive."""
+    await db[COLLECTION].update_one(
+        {"_id": object_id(user_id)},
+        {"$set": {"password": password_hash, "updatedAt": now},
+         "$pull": {"activeSessions": {"$ne": keep_session}}})
 
 
 async def delete_user(db: Any, user_id: str) -> bool:

@@ -132,6 +132,9 @@ class MailConfig:
     retry_delay: timedelta = timedelta(seconds=5)
     retry_max_delay: timedelta = timedelta(minutes=5)
     max_attempts: int = field(default=300, metadata=_meta(1, 100000))
+    # How long a sender's claim on a message lasts: a sender that dies mid-delivery holds
+    # the message this long, then another sender delivers it (check_mail: above one delivery).
+    claim_lease: timedelta = timedelta(seconds=90)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +203,7 @@ def load_config(path: str | Path | None = None,
     check_production(config)
     check_rate_limit(config)
     check_security(config)
+    check_mail(config)
     return config
 
 
@@ -267,6 +271,17 @@ def check_rate_limit(config: Config) -> None:
                           f"server.workers = 1 (got {config.server.workers}); use mongodb or redis")
     if config.is_production:
         raise ConfigError("rate_limit.store: memory is for development; use mongodb or redis")
+
+
+def check_mail(config: Config) -> None:
+    """A claim must outlast what a live sender does under it: a delivery (cut off at three
+    SMTP timeouts) and two database round trips (the guard lookup, the result)."""
+    mail = config.mail
+    needed = 3 * mail.smtp.timeout + 2 * config.mongodb.timeout
+    if mail.claim_lease <= needed:
+        raise ConfigError(f"mail.claim_lease: must be longer than 3 x mail.smtp.timeout + "
+                          f"2 x mongodb.timeout ({needed.total_seconds():g}s here), got "
+                          f"{mail.claim_lease.total_seconds():g}s")
 
 
 def _apply_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:

@@ -3,8 +3,11 @@
 Mail never blocks or fails a request: `send()` is one insert, and delivery happens in a
 task each worker runs for its lifetime. A failed delivery is retried with exponential
 back-off (mail.retry_delay doubling up to mail.retry_max_delay) until mail.max_attempts,
-so nothing is lost while the SMTP server is down. Logs name the recipient and subject,
-never the body: it holds a link with a token (API.md: logs never contain a mailed link).
+so nothing is lost while the SMTP server is down. A sender that dies holding a message
+loses it when its claim (mail.claim_lease) runs out, and another sender delivers it.
+A guarded message (models/outbox.py) goes out only once a user holds its link's token.
+Logs name the recipient and subject, never the body: it holds a link with a token
+(API.md: logs never contain a mailed link).
 """
 
 from __future__ import annotations
@@ -24,8 +27,8 @@ from typing import Any, Protocol
 import aiosmtplib
 from aiohttp import web
 
-from models import outbox
-from models.outbox import OutgoingMail
+from models import outbox, users
+from models.outbox import Guard, OutgoingMail
 from server.core.clock import utcnow
 from server.core.config import MailConfig, SmtpConfig
 from server.core.keys import CONFIG
@@ -33,6 +36,11 @@ from server.db import DB, SCHEMA
 from server.mail.messages import to_mime
 
 log = logging.getLogger("gatehouse.mail")
+# How long a guarded message waits for its flow to store the token (one database write
+# after the queueing, so seconds at most); later it is cancelled: that flow died or failed.
+GUARD_GRACE = timedelta(seconds=60)
+_FIRST_RECHECK = timedelta(milliseconds=200)
+_RELEASED_KEPT = 10_000
 
 
 class Backend(Protocol):
@@ -133,16 +141,35 @@ class Mailer:
                       else poll_interval)
         self._clock = clock
         # One delivery may take several SMTP round trips, each bounded by smtp.timeout; it
-        # is cut off well before the lease ends, so a live claimer never loses its claim.
+        # is cut off well before the lease ends (config checks mail.claim_lease against
+        # it), so a live claimer never loses its claim.
         self._deadline = 3 * config.smtp.timeout.total_seconds()
-        self._lease = timedelta(seconds=2 * self._deadline + 30)
+        self._lease = config.claim_lease
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._released: dict[str, None] = {}  # guarded ids whose token is stored, in order
 
-    async def send(self, mail: OutgoingMail) -> None:
-        """Queue a message; one database insert, no SMTP. Raises only if the DB does."""
-        await outbox.enqueue(self._db, mail, self._clock())
+    async def send(self, mail: OutgoingMail, *, guard: Guard | None = None) -> str:
+        """Queue a message; one database insert, no SMTP; returns its outbox id. Raises only
+        if the DB does. A guarded message is queued before its token is stored: the caller
+        stores the token, then calls release() (or discard() when the flow fails)."""
+        message_id = await outbox.enqueue(self._db, mail, self._clock(), guard=guard)
+        if guard is None:
+            self._wake.set()
+        return message_id
+
+    def release(self, message_id: str) -> None:
+        """The flow that queued this guarded message stored its token: send it now. This
+        worker's sender then skips the guard lookup; any other sender (this worker died)
+        looks the token up on the users collection."""
+        self._released[message_id] = None
+        while len(self._released) > _RELEASED_KEPT:  # others' deliveries never pop theirs
+            del self._released[next(iter(self._released))]
         self._wake.set()
+
+    async def discard(self, message_id: str) -> None:
+        """Drop a queued message whose flow failed before storing its token."""
+        await outbox.discard(self._db, message_id)
 
     @property
     def running(self) -> bool:
@@ -190,12 +217,36 @@ class Mailer:
         message = await outbox.claim_due(self._db, self._clock(), self._lease, claim)
         if message is None:
             return False
+        guard = message.guard
+        released = message.id in self._released
+        self._released.pop(message.id, None)
+        if guard is not None and not released \
+                and not await users.holds_token(self._db, guard.field, guard.token_hash):
+            await self._unwanted(message, claim)
+        else:
+            await self._deliver(message, claim)
+        return True
+
+    async def _unwanted(self, message: outbox.OutboxMessage, claim: str) -> None:
+        """A guarded message whose token no user holds: not yet (look again, sooner while
+        young), or never (cancel it: its flow died or failed, or a newer link replaced it)."""
+        now = self._clock()
+        age = now - message.created_at
+        if age < GUARD_GRACE:
+            wait = min(max(age, _FIRST_RECHECK), GUARD_GRACE - age)
+            await outbox.defer(self._db, message.id, claim, now + wait)
+            return
+        await outbox.cancel(self._db, message.id, claim, now)
+        log.info("mail cancelled: no user holds its link", extra={"fields": {
+            "outboxId": message.id, "to": message.to, "subject": message.subject}})
+
+    async def _deliver(self, message: outbox.OutboxMessage, claim: str) -> None:
         mail = OutgoingMail(message.to, message.subject, message.text, message.html)
         try:
             mime = to_mime(mail, self._config.sender, message.id, message.created_at)
         except ValueError as exc:  # unencodable headers stay so: retrying cannot help
             await self._failed(message, claim, describe(exc), permanent=True)
-            return True
+            return
         try:
             async with asyncio.timeout(self._deadline):
                 await self._backend.deliver(mime)
@@ -206,7 +257,6 @@ class Mailer:
             log.info("mail sent", extra={"fields": {
                 "outboxId": message.id, "to": message.to, "subject": message.subject,
                 "attempts": message.attempts}})
-        return True
 
     async def _failed(self, message: outbox.OutboxMessage, claim: str, error: str, *,
                       permanent: bool = False) -> None:

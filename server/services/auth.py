@@ -9,11 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from models import sessions, users
+from models.outbox import Guard
 from models.users import User
 from server.core.config import Config
 from server.core.errors import (
     AccountDeactivated,
     AlreadyVerified,
+    EmailTaken,
     InvalidResetToken,
     InvalidVerificationToken,
 )
@@ -29,11 +31,16 @@ from server.security import (
 )
 from server.services import lockout
 from server.services.lockout import Clock
-from server.services.sessions import Started, end_sessions, start_session
+from server.services.sessions import (
+    Started,
+    new_refresh_token,
+    start_session,
+    store_session,
+)
 
 VERIFICATION_TTL = timedelta(hours=24)  # API.md: verification links live 24 h
 RESET_TTL = timedelta(minutes=10)  # API.md: reset links live 10 min
-FORGOT_MIN_SECONDS = 0.1  # well above the known-email path (one update + one outbox insert)
+FORGOT_MIN_SECONDS = 0.1  # well above either path (an outbox insert, an update, a delete)
 
 
 def access_token(config: Config, user: User, session_id: str, now: datetime) -> str:
@@ -44,33 +51,57 @@ def access_token(config: Config, user: User, session_id: str, now: datetime) -> 
 
 async def register(db: Any, config: Config, mailer: Any, data: dict[str, Any], now: datetime,
                    *, user_agent: str | None, ip: str | None, audit: Audit) -> Started:
-    """Create a user, start a session and mail a verification link. Raises EmailTaken."""
-    token = new_token()
+    """Create a user, start a session and mail a verification link. Raises EmailTaken.
+
+    Three writes, in an order where a worker that dies between any two leaves no half
+    state: the mail (held until the user holds its token), the user (with the token and
+    the session listed), the session."""
+    password_hash = await hash_password(data["password"], config.security.bcrypt_rounds)
+    sid, refresh_token = new_refresh_token()
+    email = data["email"]  # canonical already (the Email field)
+    mail_id, token_fields = await queue_verification(config, mailer, email, now)
     doc = users.new_user_doc(
-        first_name=data["firstName"], last_name=data["lastName"], email=data["email"],
-        password_hash=await hash_password(data["password"], config.security.bcrypt_rounds),
-        now=now, phoneNumber=data.get("phoneNumber"), dateOfBirth=data.get("dateOfBirth"),
-        emailVerificationToken=token_hash(token),
-        emailVerificationExpires=now + VERIFICATION_TTL)
-    user = await users.insert_user(db, doc)
+        first_name=data["firstName"], last_name=data["lastName"], email=email,
+        password_hash=password_hash, now=now, first_session=sid,
+        phoneNumber=data.get("phoneNumber"), dateOfBirth=data.get("dateOfBirth"),
+        **token_fields)
     try:
-        started = await start_session(db, config, user.id, now, user_agent=user_agent, ip=ip,
-                                      audit=audit)
-        await mailer.send(verification_email(config, user.email, token))
-    except BaseException:
-        # A register that fails after the insert leaves nothing behind: an account with no
-        # session and no verification mail would only turn the client's retry into a 409.
-        await asyncio.shield(_undo_register(db, user.id))
+        user = await users.insert_user(db, doc)
+    except EmailTaken:
+        await mailer.discard(mail_id)
         raise
+    try:
+        await store_session(db, config, user.id, sid, refresh_token, 0, now,
+                            user_agent=user_agent, ip=ip, audit=audit)
+    except BaseException:
+        # A register that fails after the insert leaves nothing behind (no account, no
+        # session, no mail): a half account would only turn the client's retry into a 409.
+        await asyncio.shield(_undo_register(db, mailer, user.id, mail_id))
+        raise
+    mailer.release(mail_id)
     audit.event("user_registered", userId=user.id)
-    return started
+    return Started(user, sid, refresh_token)
 
 
-async def _undo_register(db: Any, user_id: str) -> None:
+async def queue_verification(config: Config, mailer: Any, email: str,
+                             now: datetime) -> tuple[str, dict[str, Any]]:
+    """Queue a verification mail for `email`, held until a user stores its token; returns
+    the outbox id and the user fields to store (the caller writes them, then releases it)."""
+    token = new_token()
+    hashed = token_hash(token)
+    mail_id = await mailer.send(verification_email(config, email, token),
+                                guard=Guard(users.VERIFICATION_TOKEN, hashed))
+    return mail_id, {users.VERIFICATION_TOKEN: hashed,
+                     "emailVerificationExpires": now + VERIFICATION_TTL}
+
+
+async def _undo_register(db: Any, mailer: Any, user_id: str, mail_id: str) -> None:
     # Best effort, user first (it is what blocks a retry): the error that brought us here
     # is the one the client must see.
     with contextlib.suppress(Exception):
         await users.delete_user(db, user_id)
+    with contextlib.suppress(Exception):
+        await mailer.discard(mail_id)
     with contextlib.suppress(Exception):
         await sessions.delete_sessions(db, user_id)
 
@@ -137,22 +168,27 @@ async def send_verification(db: Any, config: Config, mailer: Any, user: User,
                             now: datetime) -> None:
     """Mail `user.email` a new 24 h verification link, replacing any older one (also for an
     email change: the caller resets isEmailVerified)."""
-    token = new_token()
-    await users.set_verification_token(db, user.id, token_hash(token), now + VERIFICATION_TTL)
-    await mailer.send(verification_email(config, user.email, token))
+    mail_id, fields = await queue_verification(config, mailer, user.email, now)
+    await users.set_verification_token(db, user.id, fields[users.VERIFICATION_TOKEN],
+                                       fields["emailVerificationExpires"])
+    mailer.release(mail_id)
 
 
 async def forgot_password(db: Any, config: Config, mailer: Any, email: str, now: datetime,
                           audit: Audit) -> None:
     """Mail a reset link if the email belongs to a user; says nothing either way, and takes
-    the same time either way (the known-email path also queues a mail)."""
+    the same time either way. The mail is queued first, held until a user stores its token,
+    so a worker that dies in between never leaves a stored token without its mail."""
     deadline = asyncio.get_running_loop().time() + FORGOT_MIN_SECONDS
-    token = new_token()
+    token, email = new_token(), email.strip().lower()
+    mail_id = await mailer.send(reset_email(config, email, token),
+                                guard=Guard(users.RESET_TOKEN, token_hash(token)))
     user = await users.set_reset_token(db, email, token_hash(token), now + RESET_TTL)
     if user is None:
+        await mailer.discard(mail_id)
         audit.event("password_reset_requested", known=False)
     else:
-        await mailer.send(reset_email(config, user.email, token))
+        mailer.release(mail_id)
         audit.event("password_reset_requested", known=True, userId=user.id)
     # Pad both paths to one floor so response time does not tell whether the email exists.
     await asyncio.sleep(max(0.0, deadline - asyncio.get_running_loop().time()))
@@ -166,7 +202,9 @@ async def reset_password(db: Any, config: Config, token: str, password: str, now
     user = await users.reset_password(db, token_hash(token), new_hash, now)
     if user is None:
         raise InvalidResetToken()
-    await end_sessions(db, user.id)
+    # The update above already emptied the user's session list (every token is refused from
+    # now on); what is left is deleting the documents.
+    await sessions.delete_sessions(db, user.id)
     audit.event("password_reset", userId=user.id)
     audit.event("session_ended", userId=user.id, all=True, reason="password_reset")
     return user

@@ -46,31 +46,57 @@ def _split(token: str) -> str | None:
     return sid if dot and secret and ObjectId.is_valid(sid) and len(sid) == 24 else None
 
 
+def new_refresh_token() -> tuple[str, str]:
+    """A new session id and the first refresh token of that session."""
+    sid = sessions.new_session_id()
+    return sid, f"{sid}.{new_token()}"
+
+
 async def start_session(db: Any, config: Config, user_id: str, now: datetime, *,
                         user_agent: str | None, ip: str | None, login: bool = False,
                         new_hash: str | None = None, attempt: str | None = None,
                         audit: Audit | None = None) -> Started:
     """Create a session and register it on the user, dropping the oldest beyond
-    security.max_sessions. `login`/`new_hash`/`attempt` are passed to users.add_session."""
-    sid = sessions.new_session_id()
-    token = f"{sid}.{new_token()}"
-    await sessions.insert_session(db, session_id=sid, user_id=user_id,
-                                  refresh_hash=token_hash(token), now=now,
-                                  expires=now + config.jwt.refresh_ttl,
-                                  user_agent=user_agent, ip=ip)
-    cap = config.security.max_sessions
-    added = await users.add_session(db, user_id, sid, cap, now, login=login, new_hash=new_hash,
-                                    attempt=attempt)
-    if added is None:  # the user vanished meanwhile (deleted by an admin)
-        await sessions.delete_sessions(db, user_id, [sid])
+    security.max_sessions. `login`/`new_hash`/`attempt` are passed to users.add_session.
+    Raises InvalidRefreshToken when the user vanished meanwhile (deleted by an admin)."""
+    sid, token = new_refresh_token()
+    # Listed on the user first, stored second: a worker that dies in between leaves an id
+    # that no token was issued for (it just takes a place in the list), never a document
+    # beyond the cap.
+    added = await users.add_session(db, user_id, sid, config.security.max_sessions, now,
+                                    login=login, new_hash=new_hash, attempt=attempt)
+    if added is None:
         raise InvalidRefreshToken()
-    if added.dropped:
-        # The $slice dropped the oldest ids from the user; drop their documents too.
-        await sessions.delete_sessions(db, user_id, list(added.dropped))
-        for dropped in added.dropped:
-            (audit or Audit()).event("session_ended", userId=user_id, sessionId=dropped,
-                                     reason="session_cap")
+    await store_session(db, config, user_id, sid, token, added.serial, now,
+                        user_agent=user_agent, ip=ip, audit=audit)
     return Started(added.user, sid, token)
+
+
+async def store_session(db: Any, config: Config, user_id: str, sid: str, token: str,
+                        serial: int, now: datetime, *, user_agent: str | None, ip: str | None,
+                        audit: Audit | None = None) -> None:
+    """Store the document of session `sid`, already listed on its user as number `serial`,
+    in its slot: first removing the session that the cap pushed out of that slot."""
+    cap = config.security.max_sessions
+    if serial >= cap:
+        await _free(db, user_id, serial, cap, audit)
+    fields: dict[str, Any] = {
+        "session_id": sid, "user_id": user_id, "refresh_hash": token_hash(token), "now": now,
+        "expires": now + config.jwt.refresh_ttl, "user_agent": user_agent, "ip": ip,
+        "serial": serial, "max_sessions": cap}
+    if await sessions.insert_session(db, **fields) is None \
+            and await _free(db, user_id, serial, cap, audit):
+        # The slot held an older session (a racing start, or one left by a dead worker).
+        # If it holds a newer one, this session is already pushed out: nothing to store.
+        await sessions.insert_session(db, **fields)
+
+
+async def _free(db: Any, user_id: str, serial: int, cap: int, audit: Audit | None) -> bool:
+    dropped = await sessions.free_slot(db, user_id, serial, cap)
+    if dropped is not None:
+        (audit or Audit()).event("session_ended", userId=user_id, sessionId=dropped,
+                                 reason="session_cap")
+    return dropped is not None
 
 
 async def refresh(db: Any, config: Config, token: str, now: datetime,

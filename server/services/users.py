@@ -13,18 +13,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from models import users
+from models import sessions, users
 from models.users import User
 from server.core.config import Config
 from server.core.errors import (
     CurrentPasswordIncorrect,
+    EmailTaken,
     InvalidId,
     UserNotFound,
 )
 from server.observability.audit import Audit
 from server.security import hash_password, verify_password
 from server.services import last_admin
-from server.services.auth import resend_verification
+from server.services.auth import queue_verification
 from server.services.sessions import end_all_sessions, end_sessions
 
 
@@ -81,11 +82,27 @@ async def update_profile(db: Any, config: Config, mailer: Any, user: User,
     fields = _document_fields(changes, user)
     if not fields:
         return user
-    updated = await last_admin.update_user(db, user.id, fields, now)
+    mail_id = None
     if "email" in fields:
-        await resend_verification(db, config, mailer, updated, now, audit)
+        # The link is queued first and its token stored with the new email in one write:
+        # a worker that dies in between never leaves an unverified email without its mail.
+        mail_id, token_fields = await queue_verification(config, mailer, fields["email"], now)
+        fields.update(token_fields)
+    try:
+        updated = await last_admin.update_user(db, user.id, fields, now)
+    except (EmailTaken, UserNotFound):
+        await _discard(mailer, mail_id)
+        raise
+    if mail_id is not None:
+        mailer.release(mail_id)
+        audit.event("verification_resent", userId=user.id)
         audit.event("email_changed", userId=user.id)
     return updated
+
+
+async def _discard(mailer: Any, mail_id: str | None) -> None:
+    if mail_id is not None:
+        await mailer.discard(mail_id)
 
 
 async def change_password(db: Any, config: Config, user: User, session_id: str,
@@ -96,8 +113,11 @@ async def change_password(db: Any, config: Config, user: User, session_id: str,
     if not await verify_password(current, user.password_hash or None, rounds):
         audit.event("password_change_failed", userId=user.id, reason="wrong_current")
         raise CurrentPasswordIncorrect()
-    await users.update_fields(db, user.id, {"password": await hash_password(new, rounds)}, now)
-    await end_all_sessions(db, user, audit, reason="password_changed", keep=session_id)
+    await users.change_password(db, user.id, await hash_password(new, rounds), session_id, now)
+    # The update above already ended the other sessions; their documents go now.
+    await sessions.delete_sessions(db, user.id, keep=[session_id])
+    audit.event("session_ended", userId=user.id, all=True, kept=session_id,
+                reason="password_changed")
     audit.event("password_changed", userId=user.id)
 
 

@@ -175,3 +175,10 @@ class TestRegisterDuplicate:
                                          for n in range(6)))
         assert sorted(status for status, _ in results) == [201] + [409] * 5
         assert await db_of(client).users.count_documents({}) == 1
+
+    async def test_a_refused_sign_up_leaves_no_mail_queued(self, client: TestClient) -> None:  # type: ignore[type-arg]
+        # The verification mail is queued before the user is written (crash safety): a
+        # sign-up refused as a duplicate takes its mail back out.
+        assert (await post(client, person()))[0] == 201
+        assert (await post(client, person()))[0] == 409
+        assert await db_of(client).outbox.count_documents({"to": "ada@example.com"}) == 1

@@ -114,6 +114,15 @@ class TestUpdateMe:
         status, body = await call(client, "GET", "/me", me)
         assert body["data"]["user"]["email"] == me.email
 
+    async def test_taken_email_queues_no_mail(self, client: TestClient) -> None:  # type: ignore[type-arg]
+        me = await person_of(client)
+        other = await person_of(client)
+        mails = db_of(client).outbox
+        before = await mails.count_documents({"to": other.email})
+        status, _ = await call(client, "PATCH", "/me", me, json={"email": other.email})
+        assert status == 409
+        assert await mails.count_documents({"to": other.email}) == before
+
     @pytest.mark.parametrize("field", [{"role": "admin"}, {"isActive": False},
                                        {"password": NEW_PASSWORD}, {"isEmailVerified": True}])
     async def test_protected_fields_are_400(self, client: TestClient,  # type: ignore[type-arg]

@@ -125,6 +125,54 @@ class TestOutcomes:
         assert await outbox.count_by_status(db) == {"pending": 0, "sent": 0, "failed": 1}
 
 
+class TestGuardedMessages:
+    async def test_the_guard_is_stored_and_read_back(self, db: Any) -> None:
+        guard = outbox.Guard("emailVerificationToken", "h" * 64)
+        message_id = await outbox.enqueue(db, mail(), utcnow(), guard=guard)
+        stored = await outbox.get(db, message_id)
+        assert stored is not None
+        assert stored.guard == guard
+        plain = await outbox.get(db, await outbox.enqueue(db, mail(), utcnow()))
+        assert plain is not None
+        assert plain.guard is None
+
+    async def test_defer_releases_without_counting_the_attempt(self, db: Any) -> None:
+        now = utcnow()
+        await outbox.enqueue(db, mail(), now)
+        message = await outbox.claim_due(db, now, LEASE, "mine")
+        assert message is not None
+        later = now + timedelta(seconds=1)
+        assert not await outbox.defer(db, message.id, "someone-else", later)
+        assert await outbox.defer(db, message.id, "mine", later)
+        assert await outbox.claim_due(db, now, LEASE, "x") is None
+        again = await outbox.claim_due(db, later, LEASE, "x")
+        assert again is not None
+        assert again.attempts == 1
+
+    async def test_cancel_finishes_the_message_and_drops_its_body(self, db: Any) -> None:
+        now = utcnow()
+        await outbox.enqueue(db, mail(), now)
+        message = await outbox.claim_due(db, now, LEASE, "mine")
+        assert message is not None
+        assert await outbox.cancel(db, message.id, "mine", now)
+        stored = await outbox.get(db, message.id)
+        assert stored is not None
+        assert (stored.status, stored.text) == (outbox.CANCELLED, "")
+        assert stored.finished_at is not None
+        assert await outbox.claim_due(db, now + timedelta(days=1), LEASE, "x") is None
+
+    async def test_discard_deletes_a_pending_message_only(self, db: Any) -> None:
+        now = utcnow()
+        pending = await outbox.enqueue(db, mail(), now)
+        await outbox.discard(db, pending)
+        assert await outbox.get(db, pending) is None
+        sent = await outbox.enqueue(db, mail(), now)
+        assert await outbox.claim_due(db, now, LEASE, "c") is not None
+        assert await outbox.mark_sent(db, sent, "c", now)
+        await outbox.discard(db, sent)
+        assert await outbox.get(db, sent) is not None
+
+
 class TestIndexes:
     async def test_due_scan_and_expiry_indexes_exist(self, db: Any) -> None:
         info = await db[outbox.COLLECTION].index_information()

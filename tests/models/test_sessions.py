@@ -78,3 +78,31 @@ class TestQueries:
         assert await sessions.find_session(db, other.id) is None
         assert await sessions.find_session(db, foreign.id) is not None
         assert await sessions.delete_sessions(db, USER) == 1
+
+
+class TestSlots:
+    async def _in_slot(self, db: Any, serial: int, user: str = USER) -> sessions.Session | None:
+        return await sessions.insert_session(
+            db, session_id=sessions.new_session_id(), user_id=user, refresh_hash="h",
+            now=NOW, expires=NOW + timedelta(days=1), user_agent=None, ip=None,
+            serial=serial, max_sessions=3)
+
+    async def test_one_document_per_user_and_slot(self, db: Any) -> None:
+        assert await self._in_slot(db, 0) is not None
+        assert await self._in_slot(db, 3) is None  # slot 0 again: the cap holds
+        assert await self._in_slot(db, 1) is not None
+        assert await self._in_slot(db, 3, user=str(ObjectId())) is not None
+        assert await db.sessions.count_documents({"user": ObjectId(USER)}) == 2
+
+    async def test_free_slot_removes_an_older_occupant_only(self, db: Any) -> None:
+        first = await self._in_slot(db, 1)
+        assert first is not None
+        assert await sessions.free_slot(db, USER, 1, 3) is None  # itself is not older
+        assert await sessions.free_slot(db, USER, 4, 3) == first.id
+        assert await sessions.find_session(db, first.id) is None
+        assert await self._in_slot(db, 4) is not None
+
+    async def test_unslotted_documents_are_not_limited(self, db: Any) -> None:
+        for _ in range(4):
+            await new_session(db)
+        assert await db.sessions.count_documents({}) == 4

@@ -274,6 +274,20 @@ class TestProductionMetrics:
         assert config.metrics.host == ANY_ADDRESS
 
 
+class TestMailClaimLease:
+    def test_defaults_outlast_a_delivery(self):
+        config = load_config(None, {})
+        assert config.mail.claim_lease == timedelta(seconds=90)
+
+    def test_a_lease_a_live_sender_could_outrun_is_refused(self, write):
+        # 3 x 1s SMTP + 2 x 2s database = 7s: a 7s claim could end under a live sender.
+        message = fails(write, "mail:\n  claim_lease: 7s\n  smtp:\n    timeout: 1s\n")
+        assert message.startswith("mail.claim_lease:")
+        assert "7s here" in message
+        config = load_config(write("mail:\n  claim_lease: 8s\n  smtp:\n    timeout: 1s\n"), {})
+        assert config.mail.claim_lease == timedelta(seconds=8)
+
+
 class TestWithOverrides:
     def test_replaces_fields_of_sections(self):
         config = with_overrides(load_config(None, {}), server={"port": 1}, jwt={"issuer": "x"})

@@ -1,0 +1,92 @@
+"""Database round trips per auth flow: the crash-safe write orders cost none extra.
+
+Counted on /metrics (gatehouse_db_commands_total) with the mail sender stopped, so only
+what a request itself sends is counted. Upper bounds: fewer is always welcome (issue 14).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from server.mail.sender import MAILER
+from tests.handlers._auth import AUTH, NEW_PASSWORD, db_of, login, person, register
+
+Client = TestClient  # type: ignore[type-arg]
+
+
+async def commands(client: Client) -> dict[str, float]:
+    text = await (await client.get("/metrics")).text()
+    return {s.labels["command"]: s.value for family in text_string_to_metric_families(text)
+            for s in family.samples if s.name == "gatehouse_db_commands_total"}
+
+
+async def spent(client: Client, flow: Callable[[], Awaitable[Any]]) -> dict[str, int]:
+    """The commands `flow` sent, by name."""
+    before = await commands(client)
+    await flow()
+    after = await commands(client)
+    return {name: int(count - before.get(name, 0)) for name, count in after.items()
+            if count > before.get(name, 0)}
+
+
+@pytest.fixture
+async def quiet(make_client: Any, make_config: Any) -> Client:
+    client: Client = await make_client(make_config(mail={"poll_interval": timedelta(hours=1)}))
+    await client.app[MAILER].stop()
+    return client
+
+
+async def test_register_is_three_writes(quiet: Client) -> None:
+    used = await spent(quiet, lambda: register(quiet))
+    assert sum(used.values()) <= 3, used  # the mail, the user, the session
+
+
+async def test_login_is_three_commands_below_the_cap_and_four_at_it(quiet: Client) -> None:
+    await register(quiet)
+    for _ in range(4):
+        used = await spent(quiet, lambda: login(quiet))
+        assert sum(used.values()) <= 3, used
+    used = await spent(quiet, lambda: login(quiet))  # the sixth session pushes one out
+    assert sum(used.values()) <= 4, used
+
+
+async def test_refresh_is_three_commands(quiet: Client) -> None:
+    token = (await register(quiet))["refreshToken"]
+    quiet.session.cookie_jar.clear()
+
+    async def rotate() -> None:
+        resp = await quiet.post(f"{AUTH}/refresh-token", json={"refreshToken": token})
+        assert resp.status == 200
+
+    used = await spent(quiet, rotate)
+    assert sum(used.values()) <= 3, used
+
+
+async def test_forgot_is_two_writes_and_reset_two(quiet: Client) -> None:
+    await quiet.post(f"{AUTH}/register", json=person())
+
+    async def forgot() -> None:
+        resp = await quiet.post(f"{AUTH}/forgot-password", json={"email": "ada@example.com"})
+        assert resp.status == 200
+
+    used = await spent(quiet, forgot)
+    assert sum(used.values()) <= 2, used  # the mail, the token
+    # The sender is stopped: the queued mail still holds the link.
+    queued = await db_of(quiet).outbox.find_one({"subject": "Reset your password"})
+    found = re.search(r"token=([A-Za-z0-9_\-]+)", queued["text"])
+    assert found is not None
+
+    async def reset() -> None:
+        resp = await quiet.post(f"{AUTH}/reset-password/{found.group(1)}",
+                                json={"password": NEW_PASSWORD})
+        assert resp.status == 200
+
+    used = await spent(quiet, reset)
+    assert sum(used.values()) <= 2, used  # the user, the session documents
