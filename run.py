@@ -1,4 +1,5 @@
-"""Command line: `run.py [serve]` (--config, --port, --workers, --metrics-port), `create-admin`."""
+"""Command line: `run.py [serve]` (--config, --port, --workers, --metrics-port), `create-admin`
+and `migrate`."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from server.core.config import Config, ConfigError, load_config
 
 DEFAULT_CONFIG = Path(__file__).with_name("config.yaml")
-COMMANDS = ("serve", "create-admin")
+COMMANDS = ("serve", "create-admin", "migrate")
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
@@ -23,7 +24,7 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--workers", type=int, help="overrides server.workers (0 = per core)")
         parser.add_argument("--metrics-port", type=int,
                             help="overrides metrics.port (0 = no metrics listener)")
-    else:
+    elif command == "create-admin":
         parser.add_argument("--email", required=True)
         parser.add_argument("--password", help="the new admin's password (required unless "
                                                "--promote)")
@@ -104,6 +105,25 @@ def _create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
+def _migrate(args: argparse.Namespace) -> int:
+    from pymongo.errors import PyMongoError
+
+    from server.runtime.embedded_db import EmbeddedDbError
+    from server.runtime.migrate_command import migrate_command
+    from server.runtime.supervisor import embedded_database
+
+    config, _ = _config_loader(args)
+    try:
+        with embedded_database(config) as live:
+            outcome = asyncio.run(migrate_command(live))
+    except EmbeddedDbError as exc:
+        return _fail(f"database error: {exc}")
+    except PyMongoError as exc:  # its message may name hosts or credentials: the class only
+        return _fail(f"database error: {type(exc).__name__}")
+    print("\n".join(outcome.lines))
+    return 0 if outcome.ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     command = "serve"
@@ -115,8 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_in)
     if command == "create-admin":
         _check_admin_flags(parser, args)
+    run = {"serve": _serve, "create-admin": _create_admin, "migrate": _migrate}[command]
     try:
-        return _serve(args) if command == "serve" else _create_admin(args)
+        return run(args)
     except ConfigError as exc:
         return _fail(f"config error: {exc}")
 

@@ -88,8 +88,6 @@ async def _plan(db: Any, query: dict[str, str]) -> str:
                                 search=query.get("search"))
     cmd: dict[str, Any] = {"find": "users", "filter": filt,
                            "sort": dict(users.LISTING_SORTS[sort]), "limit": 20}
-    if sort.lstrip("-") == "email":
-        cmd["collation"] = {"locale": "en", "strength": 2}
     explained = await db.command("explain", cmd)
     stage = explained.get("queryPlanner", {}).get("winningPlan", {})
     names, sorting = [], False

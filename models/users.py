@@ -19,7 +19,6 @@ from typing import Any
 from bson import ObjectId
 from bson.errors import InvalidId as BsonInvalidId
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
-from pymongo.collation import Collation
 from pymongo.errors import DuplicateKeyError
 
 from models import attempts
@@ -36,10 +35,11 @@ DEFAULT_PREFERENCES: dict[str, Any] = {"theme": "light", "notifications": True, 
 
 
 INDEXES = [
-    # Emails are stored lower-cased; the case-insensitive collation makes uniqueness hold even
-    # for a document written by another tool.
-    IndexModel([("email", ASCENDING)], name="email_unique", unique=True,
-               collation=Collation("en", strength=2)),
+    # Emails are stored in their canonical form (server/core/emails.py) and compared as
+    # plain strings: the collated index this replaces ("email_unique", en/strength 2, dropped
+    # by migration 1) held `straße` equal to `strasse` and fullwidth `ada` equal to ASCII
+    # `ada`, which the lookups did not, so the index and the lookups disagreed on who is who.
+    IndexModel([("email", ASCENDING)], name="email_canonical", unique=True),
     IndexModel([("emailVerificationToken", ASCENDING)], name="verification_token",
                partialFilterExpression={"emailVerificationToken": {"$type": "string"}}),
     IndexModel([("passwordResetToken", ASCENDING)], name="reset_token",
@@ -315,8 +315,6 @@ MAX_SEARCH_TERMS = 5
 # The listing never needs secrets: leave hashes and tokens in the database.
 _LISTING_PROJECTION = {"password": 0, "emailVerificationToken": 0, "passwordResetToken": 0,
                        "activeSessions": 0}
-# The unique email index carries this collation; a sort on email only walks it with the same.
-_EMAIL_COLLATION = Collation("en", strength=2)
 
 
 def listing_filter(*, role: str | None = None, is_active: bool | None = None,
@@ -343,9 +341,8 @@ async def list_page(db: Any, query: dict[str, Any], sort: str, skip: int,
     """One page of users matching `query` in the LISTING_SORTS order `sort`, and the total
     number of matches. The page and the count run concurrently."""
     order = LISTING_SORTS[sort]
-    collation = _EMAIL_COLLATION if order[0][0] == "email" else None
     cursor = db[COLLECTION].find(query, _LISTING_PROJECTION, sort=order, skip=skip,
-                                 limit=limit, collation=collation)
+                                 limit=limit)
     # An unfiltered count reads the collection's metadata instead of scanning every user.
     counting = (db[COLLECTION].count_documents(query) if query
                 else db[COLLECTION].estimated_document_count())

@@ -22,7 +22,7 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo import monitoring
 from pymongo.errors import PyMongoError
 
-from models import login_failures, outbox, rate_limits, sessions, users
+from models import email_migration, login_failures, outbox, rate_limits, sessions, users
 from models import migrations as schema
 from models.migrations import LeaseLost, Migration
 from server.core.clock import utcnow
@@ -42,7 +42,9 @@ MODELS = (users, sessions, outbox, rate_limits, login_failures)
 # Data changes, in version order; each runs once per database, before the indexes are built
 # (so a migration may drop an index whose replacement has the same keys). Never renumber or
 # remove one that has shipped.
-MIGRATIONS: tuple[Migration, ...] = ()
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "canonical emails", email_migration.migrate),
+)
 
 # A holder renews its lease every third of this while it works; a crashed holder blocks the
 # others for at most this long. Lease times come from each host's clock: skew must stay

@@ -25,7 +25,10 @@ PICTURE_PATTERN = (r"^https?://([a-z0-9]{1,20}\.){1,3}[a-z]{2,6}/([a-z0-9_-]{1,2
 
 FIELD_HINTS: dict[type, dict[str, Any]] = {
     custom.Email: {"format": "email", "maxLength": 254, "example": "ada@example.com",
-                   "description": "Trimmed and lower-cased"},
+                   "description": "Loaded as its canonical form: NFKC, trimmed, lower-cased; "
+                                  "must then be ASCII (an internationalised domain in its "
+                                  "xn-- form). Quoted local parts, IP literals, dotless "
+                                  "domains and control characters are refused"},
     custom.Password: {"minLength": 8, "maxLength": 128, "pattern": PASSWORD_PATTERN,
                       "example": "Str0ng!Passw0rd", "format": "password",
                       "description": "8-128 characters with an uppercase letter, a lowercase "

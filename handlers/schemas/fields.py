@@ -1,8 +1,9 @@
 """Reusable marshmallow fields: people and credentials (Email, Password, Name, phone, birth date)
 on the way in, the contract's timestamps (IsoDateTime) on the way out.
 
-Each field reports the contract's wording (API.md) and normalises what it accepts (trimmed,
-canonical email: server/core/emails.py), so every route that takes one of these behaves the same.
+Each field reports the contract's wording (API.md) and normalises what it accepts (an email
+in its canonical form, server/core/emails.py), so every route that takes one of these
+behaves the same.
 """
 
 from __future__ import annotations
@@ -11,17 +12,16 @@ import re
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate
+from marshmallow import ValidationError, fields
 
 from server.core.clock import iso
-from server.core.emails import canonical_email
+from server.core.emails import InvalidEmail, canonical_email
 
 EMAIL_MESSAGE = "Please provide a valid email"
 COMPLEXITY_MESSAGE = ("Password must contain at least one uppercase letter, one lowercase "
                       "letter, one number, and one special character")
 LENGTH_MESSAGE = "Password must be between 8 and 128 characters"
 PHONE_PATTERN = re.compile(r"^\+?[\d\s\-()]{10,}$")
-_email_check = validate.Email(error=EMAIL_MESSAGE)
 
 
 class _Text(fields.String):
@@ -33,19 +33,20 @@ class _Text(fields.String):
 
 
 class Email(_Text):
-    """A valid email address, trimmed and lower-cased."""
+    """An email address, loaded as its canonical form (server/core/emails.py: NFKC, trimmed,
+    lower-cased, ASCII dot-atom at a dotted host name); any address without one is refused."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(invalid=EMAIL_MESSAGE, **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        text = canonical_email(str(super()._deserialize(value, attr, data, **kwargs)))
-        if not text:
+        text = str(super()._deserialize(value, attr, data, **kwargs))
+        if not text.strip():
             raise self.make_error("required")
-        if len(text) > 254:
-            raise ValidationError(EMAIL_MESSAGE)
-        _email_check(text)
-        return text
+        try:
+            return canonical_email(text)
+        except InvalidEmail:
+            raise ValidationError(EMAIL_MESSAGE) from None
 
 
 class Password(_Text):
