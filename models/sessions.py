@@ -86,9 +86,21 @@ async def insert_session(db: Any, *, session_id: str, user_id: str, refresh_hash
         doc.update(serial=serial, slot=serial % max_sessions)
     try:
         await db[COLLECTION].insert_one(doc)
-    except DuplicateKeyError:
-        return None
+    except DuplicateKeyError as exc:
+        if serial is not None and _is_slot_conflict(exc):
+            return None
+        raise  # any other conflict is a real failure, never a silently missing session
     return Session.from_doc(doc)
+
+
+def _is_slot_conflict(exc: DuplicateKeyError) -> bool:
+    # keyPattern since MongoDB 4.4 (and the embedded database); the index name in errmsg
+    # before that.
+    details = exc.details or {}
+    pattern = details.get("keyPattern")
+    if pattern is not None:
+        return set(pattern) == {"user", "slot"}
+    return "user_slot" in str(details.get("errmsg", ""))
 
 
 async def free_slot(db: Any, user_id: str, serial: int, max_sessions: int) -> str | None:

@@ -10,7 +10,8 @@ from middlewares.error_handler import error_handler_middleware
 from middlewares.request_id import request_id_middleware
 from middlewares.security_headers import security_headers_middleware
 from server.core.config import Config
-from server.core.keys import CONFIG
+from server.core.clock import utcnow
+from server.core.keys import CLOCK, CONFIG
 from server.observability.metrics import METRICS, Metrics
 from server.web.hardening import harden
 
@@ -27,6 +28,7 @@ def create_metrics_app(config: Config, metrics: Metrics) -> web.Application:
         error_handler_middleware,
     ])
     app[CONFIG] = config
+    app[CLOCK] = utcnow  # request_id reads the request's clock from it
     app[METRICS] = metrics
     app.router.add_get("/metrics", scrape)
     harden(app)

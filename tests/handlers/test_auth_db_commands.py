@@ -16,13 +16,14 @@ from aiohttp.test_utils import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from server.mail.sender import MAILER
+from tests.conftest import METRICS_AUTH
 from tests.handlers._auth import AUTH, NEW_PASSWORD, db_of, login, person, register
 
 Client = TestClient  # type: ignore[type-arg]
 
 
 async def commands(client: Client) -> dict[str, float]:
-    text = await (await client.get("/metrics")).text()
+    text = await (await client.get("/metrics", headers=METRICS_AUTH)).text()
     return {s.labels["command"]: s.value for family in text_string_to_metric_families(text)
             for s in family.samples if s.name == "gatehouse_db_commands_total"}
 

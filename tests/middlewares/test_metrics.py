@@ -147,7 +147,7 @@ class TestFamiliesFromStart:
             assert value(samples, "gatehouse_rate_limit_rejections_total", budget=budget) == 0
 
     async def test_the_text_names_each_series_before_any_event(self, api):
-        text = await (await api.get("/metrics")).text()
+        text = await (await api.get("/metrics", headers=METRICS_AUTH)).text()
         found = set(re.findall(r'gatehouse_auth_events_total\{event="(\w+)"\} 0\.0', text))
         assert found == set(AUTH_EVENTS)
         found = set(re.findall(r'gatehouse_rate_limit_rejections_total\{budget="(\w+)"\} 0\.0',

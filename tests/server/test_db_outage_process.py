@@ -45,7 +45,7 @@ def timed(call: Any, *args: Any) -> tuple[Any, float]:
 
 
 def samples(service: Service) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    status, body = get(service.url + "/metrics")
+    status, body = get(service.metrics_url)  # the metrics listener (loopback, no token)
     assert status == 200
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(body.decode())
@@ -70,7 +70,8 @@ def service(tmp_path: Path, closed_port: int) -> Iterator[Service]:
     config = write_config(
         tmp_path / "config.yaml", mongodb={"uri": uri, "database": "gh_outage"},
         rate_limit={"enabled": True, "store": "mongodb", "timeout": "1s", "max": 1000,
-                    "auth_max": 1000})
+                    "auth_max": 1000},
+        metrics={"token": ""})  # the loopback metrics listener, scraped as operators do
     running = Service(tmp_path, config, workers=2)
     try:
         yield running

@@ -17,6 +17,7 @@ from models.migrations import Migration
 from server.core.clock import utcnow
 from server.core.config import Config
 from server.db import MODELS, index_fingerprint, make_client, prepare_schema
+from tests.conftest import METRICS_AUTH
 
 MARKERS = "migration_markers"
 
@@ -51,7 +52,7 @@ async def handles(config: Config) -> AsyncIterator[Callable[[], Any]]:
 
 
 async def create_indexes_sent(client: Any) -> float:
-    resp = await client.get("/metrics")
+    resp = await client.get("/metrics", headers=METRICS_AUTH)
     for family in text_string_to_metric_families(await resp.text()):
         for sample in family.samples:
             if sample.labels == {"command": "createIndexes"}:
