@@ -187,7 +187,8 @@ class TestBadConfig:
     def test_unknown_command_is_refused(self) -> None:
         result = _run_cli("bogus")
         assert result.returncode == 1
-        assert result.stderr == "unknown command 'bogus': expected one of serve, create-admin, migrate\n"
+        assert result.stderr == ("unknown command 'bogus': "
+                                 "expected one of serve, create-admin, migrate\n")
 
 
 class TestPortInUse:
