@@ -9,8 +9,8 @@ from middlewares.access_log import access_log_middleware
 from middlewares.error_handler import error_handler_middleware
 from middlewares.request_id import request_id_middleware
 from middlewares.security_headers import security_headers_middleware
-from server.core.config import Config
 from server.core.clock import utcnow
+from server.core.config import Config
 from server.core.keys import CLOCK, CONFIG
 from server.observability.metrics import METRICS, Metrics
 from server.web.hardening import harden
