@@ -1,4 +1,6 @@
-"""Test harness for process tests: runs `python run.py` as a real process and reads its logs."""
+"""The one `run.py` harness of the process tests: a running service (`Service`, whose JSON log
+lines the test reads) and one-shot commands (`run_cli`), each free of the caller's APP__
+variables, so only what the test configured applies."""
 
 from __future__ import annotations
 
@@ -19,16 +21,30 @@ import pytest
 import yaml
 
 from server.runtime.embedded_db import free_port
+from tests.conftest import ROOT, TEST_CONFIG
 
-ROOT = Path(__file__).resolve().parents[2]
-BASE_CONFIG = ROOT / "tests" / "config.test.yaml"
 T = TypeVar("T")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without APP__ variables (they would override the test's
+    config), plus `extra`."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("APP__")}, **extra}
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
+    """`python run.py ARGS` to completion (stdout and stderr captured as text); `env` adds
+    variables, APP__ ones included, to the clean environment."""
+    return subprocess.run(  # noqa: S603 - fixed argv
+        [sys.executable, "run.py", *args], cwd=ROOT, env=clean_env(**(env or {})),
+        capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def write_config(path: Path, **sections: Any) -> Path:
     """tests/config.test.yaml with some sections' keys (or top-level values) replaced; info
     logs, since the master logs worker pids at info."""
-    data = yaml.safe_load(BASE_CONFIG.read_text(encoding="utf-8"))
+    data = yaml.safe_load(TEST_CONFIG.read_text(encoding="utf-8"))
     data.setdefault("logging", {})["level"] = "info"
     data.setdefault("server", {})["shutdown_timeout"] = "10s"
     for name, values in sections.items():
@@ -93,8 +109,8 @@ class Service:
         return self
 
     def launch(self) -> Service:
-        # APP__ variables of the calling shell must not change what the test configured.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("APP__")}
+        # Unbuffered: tests read the log (which worker served what) while the service runs.
+        env = clean_env(PYTHONUNBUFFERED="1")
         with self.log_path.open("ab") as out, self.err_path.open("ab") as err:
             # Own process group, so cleanup can kill the master and its workers together.
             self.process = subprocess.Popen(  # noqa: S603 - fixed argv
@@ -144,6 +160,14 @@ class Service:
     def wait(self, timeout: float = 25.0) -> int:
         assert self.process is not None
         return self.process.wait(timeout)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM and wait for a graceful exit, then `close()` whatever is left."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout)
+        self.close()
 
     def close(self) -> None:
         """Always called in `finally`: nothing may outlive the test, even after a failure."""

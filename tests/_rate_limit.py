@@ -1,4 +1,6 @@
-"""Rate-limit test support: a real redis-server, limited configs, an aligned clock, tokens."""
+"""Rate-limit test support: a real redis-server, limiter settings, an aligned clock, tokens.
+(The fixtures built on these, `redis_server`, `redis_url`, `limited`, `limited_client`, are
+in tests/conftest.py.)"""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import math
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,12 +19,10 @@ from aiohttp import web
 from server.core.clock import utcnow
 from server.core.config import Config
 from server.core.keys import CLOCK
-from server.http.responses import ok
 from server.runtime.embedded_db import free_port
 from server.security import create_access_token
-from server.web.app import create_app
+from tests._app import bearer
 
-PING = "/api/v1/_rl/ping"
 STORES = ["mongodb", "redis"]
 
 
@@ -55,23 +55,6 @@ def _answers(url: str) -> bool:
         client.close()
 
 
-@pytest.fixture(scope="session")
-def redis_server() -> Iterator[str]:
-    process, url = start_redis()
-    yield url
-    process.terminate()
-    process.wait(10)
-
-
-@pytest.fixture
-def redis_url(redis_server: str) -> str:
-    """The shared redis-server, emptied: every test starts from zero counts."""
-    client = redis.Redis.from_url(redis_server)
-    client.flushall()
-    client.close()
-    return redis_server
-
-
 def limit_env(store: str, redis_url: str = "", **keys: Any) -> dict[str, str]:
     """APP__ overrides turning the limiter on (loaded like a real config file)."""
     env = {"APP__RATE_LIMIT__ENABLED": "true", "APP__RATE_LIMIT__STORE": store}
@@ -79,19 +62,6 @@ def limit_env(store: str, redis_url: str = "", **keys: Any) -> dict[str, str]:
         env["APP__RATE_LIMIT__REDIS_URL"] = redis_url
     env.update({f"APP__RATE_LIMIT__{k.upper()}": str(v) for k, v in keys.items()})
     return env
-
-
-@pytest.fixture(params=STORES)
-def limited(request: pytest.FixtureRequest,
-            make_config: Callable[..., Config]) -> Callable[..., Config]:
-    """`limited(max=3, ...)`: a config with the limiter on, once per store."""
-    store = request.param
-    url = request.getfixturevalue("redis_url") if store == "redis" else ""
-
-    def build(environ: dict[str, str] | None = None, **keys: Any) -> Config:
-        return make_config(environ={**limit_env(store, url, **keys), **(environ or {})})
-
-    return build
 
 
 def aligned_clock(window: timedelta) -> Callable[[], datetime]:
@@ -102,19 +72,8 @@ def aligned_clock(window: timedelta) -> Callable[[], datetime]:
     return lambda: utcnow() + timedelta(seconds=offset)
 
 
-async def ping(request: web.Request) -> web.Response:
-    return ok(message="pong")
-
-
-def build_app(config: Config, clock: Callable[[], datetime] | None = None) -> web.Application:
-    """The real app plus one trivial /api/ route; the clock is aligned to the IP window."""
-    app = create_app(config)
-    app.router.add_get(PING, ping)
-    app[CLOCK] = clock or aligned_clock(config.rate_limit.window)
-    return app
-
-
-def bearer(app: web.Application, config: Config, user_id: str) -> dict[str, str]:
+def signed_in(app: web.Application, config: Config, user_id: str) -> dict[str, str]:
+    """The bearer header of a fresh access token for `user_id`, minted at the app's clock."""
     token = create_access_token(config.jwt, user_id=user_id, email=f"{user_id}@example.com",
                                 role="user", session_id="f" * 24, now=app[CLOCK]())
-    return {"Authorization": f"Bearer {token}"}
+    return bearer(token)

@@ -10,9 +10,11 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import ROOT
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ARTIFACTS = ROOT / "test-artifacts"
 SCREENSHOT = ARTIFACTS / "swagger-ui.png"  # the list of operations
 TRY_IT_OUT = ARTIFACTS / "swagger-ui-try-it-out.png"  # GET /health executed from the page
 WAIT = 30

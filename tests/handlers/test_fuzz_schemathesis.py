@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 
 from server.core.config import Config
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 ST = Path(sys.executable).with_name("st")
-CONFIG_FILE = ROOT / "tests" / "fuzz" / "schemathesis.toml"
+CONFIG_FILE = Path(__file__).with_name("fuzz") / "schemathesis.toml"
 REPORT = ROOT / "test-artifacts" / "schemathesis.txt"
 MAX_EXAMPLES = 10  # per operation in the fuzzing phase
 SEED = 20261124
@@ -35,7 +35,7 @@ pytestmark = pytest.mark.skipif(not ST.exists(), reason="schemathesis is not ins
 async def run_schemathesis(base_url: str, config: Config) -> tuple[int, str]:
     """Run `st run` against the app (which keeps serving on this loop); (exit code, output)."""
     env = {**os.environ, "NO_COLOR": "1", "PYTHONPATH": str(ROOT),
-           "SCHEMATHESIS_HOOKS": "tests.fuzz.hooks", "GATEHOUSE_FUZZ_URL": base_url,
+           "SCHEMATHESIS_HOOKS": "tests.handlers.fuzz.hooks", "GATEHOUSE_FUZZ_URL": base_url,
            "GATEHOUSE_FUZZ_MONGO_URI": config.mongodb.uri,
            "GATEHOUSE_FUZZ_DATABASE": config.mongodb.database}
     process = await asyncio.create_subprocess_exec(

@@ -11,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from server.observability.metrics import AUTH_EVENTS as DECLARED_EVENTS
 from server.observability.metrics import METRICS, RATE_LIMIT_BUDGETS
+from tests._app import PREFIX
 from tests.conftest import METRICS_AUTH
-from tests.middlewares._routes import PREFIX
 
 TOKEN_ROUTE = f"{PREFIX}/verify-email/{{token}}"
 ROOT = Path(__file__).resolve().parents[2]
@@ -147,7 +147,7 @@ class TestFamiliesFromStart:
             assert value(samples, "gatehouse_rate_limit_rejections_total", budget=budget) == 0
 
     async def test_the_text_names_each_series_before_any_event(self, api):
-        text = await (await api.get("/metrics")).text()
+        text = await (await api.get("/metrics", headers=METRICS_AUTH)).text()
         found = set(re.findall(r'gatehouse_auth_events_total\{event="(\w+)"\} 0\.0', text))
         assert found == set(AUTH_EVENTS)
         found = set(re.findall(r'gatehouse_rate_limit_rejections_total\{budget="(\w+)"\} 0\.0',

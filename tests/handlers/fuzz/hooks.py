@@ -1,4 +1,4 @@
-"""Schemathesis hooks loaded by the `st` run of tests/test_fuzz_schemathesis.py.
+"""Schemathesis hooks loaded by the `st` run of tests/handlers/test_fuzz_schemathesis.py.
 
 Requests are signed in as registered users: staff-only operations as an admin (promoted
 straight in the test database), everything else as a plain user. A token is reused until it

@@ -11,7 +11,7 @@ from openapi_schema_validator import OAS30Validator
 
 from handlers.openapi.document import build_openapi, documented_routes
 from server.core.config import Config
-from server.web.app import create_app
+from tests._app import build_app
 
 # API.md, "Authentication" and "Users": the contract's routes.
 CONTRACT_ROUTES = {
@@ -55,7 +55,7 @@ def undocumented(app: web.Application) -> list[str]:
 
 @pytest.fixture
 def app(config: Config) -> web.Application:
-    return create_app(config)
+    return build_app(config)
 
 
 @pytest.fixture

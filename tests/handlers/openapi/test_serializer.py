@@ -19,7 +19,7 @@ from handlers.schemas.envelopes import SuccessSchema, success_body, success_sche
 from models.sessions import Session
 from models.users import User
 from server.services.users import Page
-from server.web.app import create_app
+from tests._app import build_app
 
 MOMENT = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 ADA = User(id="65f0c2a9e4b0a1b2c3d4e5f6", first_name="Ada", last_name="Lovelace",
@@ -130,7 +130,7 @@ class TestMissingAndNone:
 
 class TestRespond:
     def test_every_documented_success_has_its_serializer(self, config: Any) -> None:
-        for route in create_app(config).router.routes():
+        for route in build_app(config).router.routes():
             declared = getattr(route.handler, "__apispec__", {}).get("responses", {})
             statuses = {int(code) for code, entry in declared.items()
                         if int(code) < 400 and "schema" in entry}

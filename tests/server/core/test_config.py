@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from server.core.config import ByteSize, Config, ConfigError, load_config, with_overrides
+from tests.conftest import ROOT, TEST_CONFIG
 
-ROOT = Path(__file__).resolve().parents[2]
 GOOD_SECRETS = {"APP__JWT__SECRET": "s" * 40, "APP__JWT__REFRESH_SECRET": "r" * 40}
 
 
@@ -46,7 +46,7 @@ class TestShippedFiles:
         assert load_config(ROOT / "config.yaml", {}) == load_config(None, {})
 
     def test_test_config_loads(self):
-        config = load_config(ROOT / "tests" / "config.test.yaml", {})
+        config = load_config(TEST_CONFIG, {})
         assert config.environment == "test"
         assert config.security.bcrypt_rounds == 4
 

@@ -17,9 +17,9 @@ from server.core.config import Config, MailConfig, SmtpConfig
 from server.mail.messages import verification_email
 from server.mail.sender import Mailer
 from server.security import token_hash
+from tests._app import Clock
 from tests.conftest import SmtpSink
-from tests.handlers._auth import Clock
-from tests.server.test_mailer import TOKEN, VERIFY, logged_text
+from tests.server.mail.test_mailer import TOKEN, VERIFY, logged_text
 
 
 @pytest.fixture

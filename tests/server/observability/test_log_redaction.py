@@ -9,7 +9,7 @@ import pytest
 
 from server.core.config import LoggingConfig
 from server.observability.logs import setup_logging
-from tests.middlewares.test_security_headers import raw_exchange
+from tests._app import raw_exchange
 
 SECRET = "sekrit-bearer-value"
 
@@ -34,7 +34,7 @@ def test_pymongo_never_logs_commands_even_at_debug(debug_logging: None) -> None:
 async def test_parser_errors_never_quote_a_malformed_authorization_header(
         debug_logging: None, api, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    status, _ = await raw_exchange(
+    status, _, _ = await raw_exchange(
         api, b"GET /health HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
              + SECRET.encode() + b"\x01\r\n\r\n")
     assert " 400 " in status

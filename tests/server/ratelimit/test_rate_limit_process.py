@@ -3,84 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 import yaml
 
-from server.runtime.embedded_db import free_port
+from tests._process import Service
+from tests._rate_limit import STORES
 from tests.conftest import TEST_CONFIG
-from tests.middlewares._rate_limit import STORES, redis_server, redis_url
-
-__all__ = ["redis_server", "redis_url"]  # fixtures used by this module
 
 pytestmark = pytest.mark.process
-ROOT = Path(__file__).resolve().parents[2]
 BUDGET = 15
 REQUESTS = 45
 
 
-class Instance:
-    """`python run.py --config F --port P --workers N`, killed with its workers at the end."""
+def access_pids(service: Service, ip: str) -> set[int]:
+    """The worker pids that logged a request from `ip`."""
+    return {line["pid"] for line in service.events(logger="gatehouse.access")
+            if line.get("ip") == ip}
 
-    def __init__(self, config: Path, workers: int, log: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed argv
-                [sys.executable, "run.py", "--config", str(config), "--port", str(self.port),
-                 "--workers", str(workers)],
-                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                # Line-buffered logs: the test reads which worker served what, while it runs.
-                env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
-    def wait_healthy(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError(f"run.py exited: {self.log.read_text()[-2000:]}")
-            with contextlib.suppress(OSError), urllib.request.urlopen(  # noqa: S310 - loopback
-                    self.url + "/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-            if time.monotonic() > deadline:
-                raise AssertionError("run.py did not become healthy")
-            time.sleep(0.2)
-
-    def access_pids(self, ip: str) -> set[int]:
-        """The worker pids that logged a request from `ip`."""
-        pids = set()
-        for line in self.log.read_text(encoding="utf-8", errors="replace").splitlines():
-            with contextlib.suppress(ValueError):
-                entry = json.loads(line)
-                if entry.get("logger") == "gatehouse.access" and entry.get("ip") == ip:
-                    pids.add(entry["pid"])
-        return pids
-
-    def errors(self) -> list[str]:
-        text = self.log.read_text(encoding="utf-8", errors="replace")
-        return [line for line in text.splitlines() if '"level":"error"' in line]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
+def errors(service: Service) -> list[dict[str, Any]]:
+    return [line for line in service.events() if line.get("level") == "error"]
 
 
 @pytest.fixture(params=STORES)
@@ -102,8 +51,8 @@ def config_file(request: pytest.FixtureRequest, tmp_path: Path, mongo_uri: str) 
 
 
 @pytest.fixture
-def instances(tmp_path: Path) -> Iterator[list[Instance]]:
-    started: list[Instance] = []
+def instances() -> Iterator[list[Service]]:
+    started: list[Service] = []
     yield started
     for instance in started:
         instance.stop()
@@ -140,10 +89,10 @@ def admitted(statuses: list[int]) -> int:
 
 class TestSharedBudget:
     def test_two_workers_allow_exactly_the_budget(self, config_file: Path, tmp_path: Path,
-                                                  instances: list[Instance]) -> None:
-        instance = Instance(config_file, 2, tmp_path / "a.log")
+                                                  instances: list[Service]) -> None:
+        instance = Service(tmp_path, config_file, workers=2)
         instances.append(instance)
-        instance.wait_healthy()
+        instance.start(timeout=30)
         away_from_window_edge()
         # The kernel decides which worker accepts a connection; a burst may all land on one.
         # Each round is a new client (trusted X-Forwarded-For), so a new budget: repeat until
@@ -152,22 +101,22 @@ class TestSharedBudget:
             ip = f"10.0.{round_no}.1"
             statuses = asyncio.run(fire([instance.url], REQUESTS, ip))
             assert admitted(statuses) == BUDGET, f"round {round_no}"
-            if len(instance.access_pids(ip)) == 2:
+            if len(access_pids(instance, ip)) == 2:
                 break
         else:
             pytest.fail("no burst reached both workers")
-        assert instance.errors() == []
+        assert errors(instance) == []
 
     def test_two_instances_allow_exactly_the_budget(self, config_file: Path, tmp_path: Path,
-                                                    instances: list[Instance]) -> None:
-        for name in ("a", "b"):
-            instances.append(Instance(config_file, 1, tmp_path / f"{name}.log"))
+                                                    instances: list[Service]) -> None:
+        for _ in range(2):
+            instances.append(Service(tmp_path, config_file, workers=1))
         for instance in instances:
-            instance.wait_healthy()
+            instance.start(timeout=30)
         away_from_window_edge()
         ip = "10.1.0.1"
         statuses = asyncio.run(fire([i.url for i in instances], REQUESTS, ip))
         assert admitted(statuses) == BUDGET
         for instance in instances:
-            assert len(instance.access_pids(ip)) == 1
-            assert instance.errors() == []
+            assert len(access_pids(instance, ip)) == 1
+            assert errors(instance) == []

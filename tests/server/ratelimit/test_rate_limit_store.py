@@ -21,19 +21,9 @@ from server.core.clock import utcnow
 from server.core.config import Config, ConfigError, load_config
 from server.db import DB, make_client
 from server.runtime.embedded_db import EmbeddedDb, free_port
+from tests._app import PING
+from tests._rate_limit import limit_env, signed_in, start_redis
 from tests.conftest import TEST_CONFIG
-from tests.middlewares._rate_limit import (
-    PING,
-    bearer,
-    build_app,
-    limit_env,
-    limited,
-    redis_server,
-    redis_url,
-    start_redis,
-)
-
-__all__ = ["limited", "redis_server", "redis_url"]  # fixtures used by this module
 
 UNAVAILABLE = "Service temporarily unavailable"
 
@@ -81,14 +71,6 @@ def redis_round_trips(url: str) -> int:
                for name in ("evalsha", "eval"))
 
 
-@pytest.fixture
-def start(aiohttp_client: Any) -> Callable[..., Any]:
-    async def run(config: Config) -> Any:
-        return await aiohttp_client(build_app(config))
-
-    return run
-
-
 async def burst(client: Any, count: int, headers: dict[str, str] | None = None) -> list[int]:
     responses = await asyncio.gather(*(client.get(PING, headers=headers) for _ in range(count)))
     return [r.status for r in responses]
@@ -96,17 +78,17 @@ async def burst(client: Any, count: int, headers: dict[str, str] | None = None) 
 
 class TestExactness:
     async def test_concurrent_requests_allow_exactly_the_budget(self, limited: Any,
-                                                                start: Any) -> None:
-        client = await start(limited(max=20))
+                                                                limited_client: Any) -> None:
+        client = await limited_client(limited(max=20))
         statuses = await burst(client, 60)
         assert statuses.count(200) == 20
         assert statuses.count(429) == 40
 
     async def test_concurrent_users_allow_exactly_their_budget(self, limited: Any,
-                                                               start: Any) -> None:
+                                                               limited_client: Any) -> None:
         config = limited(max=500, user_max=7)
-        client = await start(config)
-        statuses = await burst(client, 30, bearer(client.app, config, "c" * 24))
+        client = await limited_client(config)
+        statuses = await burst(client, 30, signed_in(client.app, config, "c" * 24))
         assert statuses.count(200) == 7
 
 
@@ -134,18 +116,18 @@ class TestExpiry:
     behind still finds the count instead of starting a fresh one at zero."""
 
     async def test_mongodb_counter_expires_a_window_after_its_end(
-            self, make_config: Any, aiohttp_client: Any) -> None:
+            self, make_config: Any, limited_client: Any) -> None:
         config = make_config(environ=limit_env("mongodb", window="60s"))
-        client = await aiohttp_client(build_app(config, utcnow))
+        client = await limited_client(config, utcnow)
         assert (await client.get(PING)).status == 200
         doc = await client.app[DB][rate_limits.COLLECTION].find_one({"_id": {"$regex": "^ip:"}})
         left = (doc["expiresAt"] - utcnow()).total_seconds()
         assert 60 < left <= 120
 
     async def test_redis_counter_expires_a_window_after_its_end(
-            self, make_config: Any, aiohttp_client: Any, redis_url: str) -> None:
+            self, make_config: Any, limited_client: Any, redis_url: str) -> None:
         config = make_config(environ=limit_env("redis", redis_url, window="60s"))
-        client = await aiohttp_client(build_app(config, utcnow))
+        client = await limited_client(config, utcnow)
         assert (await client.get(PING)).status == 200
         store = redis.Redis.from_url(redis_url)
         [key] = store.keys("ip:*")
@@ -154,41 +136,41 @@ class TestExpiry:
 
 
 class TestMongoCost:
-    async def test_one_update_per_budget_per_request(self, make_config: Any, start: Any,
+    async def test_one_update_per_budget_per_request(self, make_config: Any, limited_client: Any,
                                                      mongo_ops: Callable[[], int]) -> None:
         config = make_config(environ=limit_env("mongodb", max=100))
-        client = await start(config)
+        client = await limited_client(config)
         for _ in range(10):
             assert (await client.get(PING)).status == 200
         created = 2  # the first request's miss and insert
         assert mongo_ops() == 10 + created
-        user = bearer(client.app, config, "d" * 24)
+        user = signed_in(client.app, config, "d" * 24)
         for _ in range(10):
             assert (await client.get(PING, headers=user)).status == 200
         assert mongo_ops() == 10 + created + 2 * 10 + created
 
-    async def test_concurrent_increments_are_coalesced(self, make_config: Any, start: Any,
+    async def test_concurrent_increments_are_coalesced(self, make_config: Any, limited_client: Any,
                                                        mongo_ops: Callable[[], int]) -> None:
-        client = await start(make_config(environ=limit_env("mongodb", max=1000)))
+        client = await limited_client(make_config(environ=limit_env("mongodb", max=1000)))
         statuses = await burst(client, 100)
         assert statuses == [200] * 100
         assert mongo_ops() <= 25
 
-    async def test_a_spent_budget_costs_no_round_trip(self, make_config: Any, start: Any,
+    async def test_a_spent_budget_costs_no_round_trip(self, make_config: Any, limited_client: Any,
                                                       mongo_ops: Callable[[], int]) -> None:
-        client = await start(make_config(environ=limit_env("mongodb", max=3)))
+        client = await limited_client(make_config(environ=limit_env("mongodb", max=3)))
         statuses = [(await client.get(PING)).status for _ in range(20)]
         assert statuses == [200] * 3 + [429] * 17
         assert mongo_ops() == 3 + 2
 
 
 class TestRedisCost:
-    async def test_one_script_call_per_request(self, make_config: Any, start: Any,
+    async def test_one_script_call_per_request(self, make_config: Any, limited_client: Any,
                                                redis_url: str) -> None:
         config = make_config(environ=limit_env("redis", redis_url, max=100))
-        client = await start(config)
+        client = await limited_client(config)
         before = redis_round_trips(redis_url)
-        user = bearer(client.app, config, "e" * 24)
+        user = signed_in(client.app, config, "e" * 24)
         for _ in range(10):
             assert (await client.get(PING, headers=user)).status == 200
         # Both budgets of a request in one script call; +1 for the first EVALSHA that
@@ -238,27 +220,28 @@ class TestStoreDown:
         assert elapsed < 3.0
         assert (await client.get("/health")).status == 200  # only /api/ needs the store
 
-    async def test_mongodb_down(self, make_config: Any, start: Any,
+    async def test_mongodb_down(self, make_config: Any, limited_client: Any,
                                 own_mongo: EmbeddedDb) -> None:
-        client = await start(make_config(environ={
+        client = await limited_client(make_config(environ={
             **limit_env("mongodb", timeout="1s"), "APP__MONGODB__URI": own_mongo.uri}))
         assert (await client.get(PING)).status == 200
         await asyncio.to_thread(own_mongo.stop)
         await self.assert_quick_503(client)
 
-    async def test_mongodb_back_means_limits_back(self, make_config: Any, start: Any,
+    async def test_mongodb_back_means_limits_back(self, make_config: Any, limited_client: Any,
                                                   own_mongo: EmbeddedDb) -> None:
-        client = await start(make_config(environ={
+        client = await limited_client(make_config(environ={
             **limit_env("mongodb", timeout="1s"), "APP__MONGODB__URI": own_mongo.uri}))
         await asyncio.to_thread(own_mongo.stop)
         assert (await client.get(PING)).status == 503
         await asyncio.to_thread(own_mongo.start)
         assert await eventually_ok(client)
 
-    async def test_redis_back_means_limits_back(self, make_config: Any, start: Any) -> None:
+    async def test_redis_back_means_limits_back(self, make_config: Any,
+                                                limited_client: Any) -> None:
         port = free_port()
         url = f"redis://127.0.0.1:{port}/0"
-        client = await start(make_config(environ=limit_env("redis", url, timeout="1s")))
+        client = await limited_client(make_config(environ=limit_env("redis", url, timeout="1s")))
         assert (await client.get(PING)).status == 503
         process, _ = await asyncio.to_thread(start_redis, port)
         try:
@@ -267,20 +250,21 @@ class TestStoreDown:
             process.terminate()
             await asyncio.to_thread(process.wait, 10)
 
-    async def test_redis_refusing_connections(self, make_config: Any, start: Any) -> None:
+    async def test_redis_refusing_connections(self, make_config: Any, limited_client: Any) -> None:
         url = f"redis://127.0.0.1:{free_port()}/0"
-        client = await start(make_config(environ=limit_env("redis", url, timeout="1s")))
+        client = await limited_client(make_config(environ=limit_env("redis", url, timeout="1s")))
         await self.assert_quick_503(client)
 
-    async def test_redis_hanging(self, make_config: Any, start: Any, blackhole: int) -> None:
+    async def test_redis_hanging(self, make_config: Any,
+                                 limited_client: Any, blackhole: int) -> None:
         url = f"redis://127.0.0.1:{blackhole}/0"
-        client = await start(make_config(environ=limit_env("redis", url, timeout="1s")))
+        client = await limited_client(make_config(environ=limit_env("redis", url, timeout="1s")))
         await self.assert_quick_503(client)
 
     async def test_requests_queued_behind_a_hung_trip_fail_with_it(
-            self, make_config: Any, start: Any, blackhole: int) -> None:
+            self, make_config: Any, limited_client: Any, blackhole: int) -> None:
         url = f"redis://127.0.0.1:{blackhole}/0"
-        client = await start(make_config(environ=limit_env("redis", url, timeout="2s")))
+        client = await limited_client(make_config(environ=limit_env("redis", url, timeout="2s")))
         first = asyncio.ensure_future(client.get(PING))
         await asyncio.sleep(0.5)
         started = time.monotonic()
@@ -303,10 +287,10 @@ class TestMemoryStore:
         with pytest.raises(ConfigError, match=r"^rate_limit\.store: memory is for development"):
             load_config(TEST_CONFIG, env)
 
-    async def test_single_worker_warns_and_limits(self, make_config: Any, start: Any,
+    async def test_single_worker_warns_and_limits(self, make_config: Any, limited_client: Any,
                                                   caplog: pytest.LogCaptureFixture) -> None:
         with caplog.at_level(logging.WARNING, logger="gatehouse"):
-            client = await start(make_config(environ=limit_env("memory", max=2)))
+            client = await limited_client(make_config(environ=limit_env("memory", max=2)))
         assert any("memory" in r.getMessage() and "single-worker" in r.getMessage()
                    for r in caplog.records)
         assert sorted(await burst(client, 3)) == [200, 200, 429]

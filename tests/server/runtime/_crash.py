@@ -13,6 +13,7 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 from server.security import token_hash
+from tests._app import bearer
 from tests.conftest import SmtpSink
 
 AUTH = "/api/v1/auth"
@@ -37,10 +38,10 @@ class Api:
         self.url = url
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None,
-             bearer: str | None = None) -> Reply:
+             access: str | None = None) -> Reply:
         headers = {"Content-Type": "application/json"}
-        if bearer:
-            headers["Authorization"] = f"Bearer {bearer}"
+        if access:
+            headers.update(bearer(access))
         data = json.dumps(body if body is not None else {}).encode()
         request = urllib.request.Request(self.url + path, data=data,  # noqa: S310 - http
                                          headers=headers, method=method)
@@ -76,7 +77,7 @@ class Api:
     def change_password(self, signed_in: Reply) -> Reply:
         return self.call("POST", "/api/v1/users/me/password",
                          {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
-                         bearer=signed_in.body["data"]["accessToken"])
+                         access=signed_in.body["data"]["accessToken"])
 
     def reset(self, token: str, password: str = NEW_PASSWORD) -> Reply:
         return self.call("POST", f"{AUTH}/reset-password/{token}", {"password": password})

@@ -1,7 +1,7 @@
 """Stress for the embedded database's stop paths (issue 12 item 3); too slow for the suite.
 
-    .venv/bin/python -m tests.server.stress_embedded_db stop 50          # our stop(), 50 times
-    .venv/bin/python -m tests.server.stress_embedded_db parent-kill 50   # kill -9 of the parent
+    .venv/bin/python -m tests.server.runtime.stress_embedded_db stop 50  # our stop(), 50 runs
+    .venv/bin/python -m tests.server.runtime.stress_embedded_db parent-kill 50  # kill -9 parent
 
 `stop`: start a database on a fresh data directory, write, stop it at a random moment; a stop
 that takes longer than HANG_S or leaves the daemon running counts as a hang.
@@ -26,7 +26,7 @@ from pymongo import MongoClient
 
 from server.runtime.embedded_db import EmbeddedDb
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]  # the repository (a script: no tests.conftest)
 HANG_S = 9.0  # the old stop's SIGTERM waited 10 s before it escalated
 ORPHAN_S = 20.0
 _PARENT = """

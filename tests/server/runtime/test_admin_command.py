@@ -3,10 +3,7 @@ explicitly, refuse bad input."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,24 +11,22 @@ from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
 from server.core.config import Config
+from tests._app import bearer
+from tests._process import run_cli
 from tests.conftest import TEST_CONFIG
 from tests.handlers._auth import AUTH, PASSWORD, db_of
 from tests.handlers._users import call, person_of
 
 pytestmark = pytest.mark.process
 
-ROOT = Path(__file__).resolve().parents[1]
 ADMIN_PASSWORD = "Adm1n!pass-word"
 
 
 def create_admin(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
     """Run the CLI against the test database of `config` (named through APP__ variables)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APP__")}
-    env.update(APP__MONGODB__URI=config.mongodb.uri,
-               APP__MONGODB__DATABASE=config.mongodb.database)
-    return subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "run.py", "create-admin", "--config", str(TEST_CONFIG), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    env = {"APP__MONGODB__URI": config.mongodb.uri,
+           "APP__MONGODB__DATABASE": config.mongodb.database}
+    return run_cli("create-admin", "--config", str(TEST_CONFIG), *args, env=env, timeout=60)
 
 
 async def sign_in(client: TestClient, email: str, password: str) -> tuple[int, dict[str, Any]]:  # type: ignore[type-arg]
@@ -50,8 +45,7 @@ class TestCreate:
         assert status == 200
         assert body["data"]["user"]["role"] == "admin"
         assert body["data"]["user"]["isEmailVerified"] is True
-        resp = await client.get("/api/v1/users", headers={
-            "Authorization": f"Bearer {body['data']['accessToken']}"})
+        resp = await client.get("/api/v1/users", headers=bearer(body["data"]["accessToken"]))
         users = (await resp.json())["data"]["users"]
         assert [(u["email"], u["fullName"]) for u in users] == [("root@example.com",
                                                                    "Root Admin")]

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -17,7 +15,8 @@ import pytest
 import yaml
 from pymongo import MongoClient
 
-from tests.server._service import ROOT, Service, get, write_config
+from tests._app import bearer
+from tests._process import Service, get, run_cli, write_config
 
 pytestmark = pytest.mark.process
 
@@ -37,16 +36,7 @@ def admin_config(tmp_path: Path, mongo_uri: str) -> Iterator[Path]:
 
 
 def create_admin(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APP__")}
-    return subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "run.py", "create-admin", "--config", str(config), *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+    return run_cli("create-admin", "--config", str(config), *args)
 
 
 def post_json(url: str, body: dict[str, str]) -> tuple[int, dict[str, Any]]:
@@ -94,7 +84,7 @@ class TestCreateAdmin:
             assert body["data"]["user"]["role"] == "admin"
             listing = urllib.request.Request(  # noqa: S310 - loopback
                 service.url + "/api/v1/users",
-                headers={"Authorization": f"Bearer {body['data']['accessToken']}"},
+                headers=bearer(body["data"]["accessToken"]),
             )
             with urllib.request.urlopen(listing, timeout=10) as response:  # noqa: S310
                 users = json.loads(response.read())["data"]["users"]

@@ -1,7 +1,7 @@
 """kill -9 of a worker between any two database writes of a flow leaves no half state.
 
 `run.py` runs as a real process with two workers whose database connections go through
-tests/server/_dbproxy.py, which SIGKILLs the worker that sends a chosen command, right after
+tests/server/runtime/_dbproxy.py, which SIGKILLs the worker that sends a chosen command, right after
 the database executed it (or right before). So every crash lands at a known point between
 two writes of register, login, refresh, forgot/reset password or the mail sender, and the
 test then reads the database with pymongo and the SMTP sink's deliveries for invariants:
@@ -27,8 +27,9 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
+from tests._process import Service, alive, wait_for, write_config
 from tests.conftest import SmtpSink
-from tests.server._crash import (
+from tests.server.runtime._crash import (
     AUTH,
     NEW_PASSWORD,
     RESET,
@@ -38,8 +39,7 @@ from tests.server._crash import (
     violations,
     wanted_pending,
 )
-from tests.server._dbproxy import MongoProxy, Trap
-from tests.server._service import Service, alive, wait_for, write_config
+from tests.server.runtime._dbproxy import MongoProxy, Trap
 
 pytestmark = pytest.mark.process
 
@@ -201,7 +201,7 @@ def test_login_and_password_change_killed_at_any_write_keep_the_session_rules(
     assert run.crash(password_stored, lambda: api.change_password(current)).status == 0
     assert other.refresh is not None
     assert api.refresh(other.refresh).status == 401
-    assert api.call("GET", f"{AUTH}/sessions", bearer=other.body["data"]["accessToken"]) \
+    assert api.call("GET", f"{AUTH}/sessions", access=other.body["data"]["accessToken"]) \
         .status == 401
     run.check()
 

@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from server.db import MODELS
 from server.runtime.embedded_db import EmbeddedDb, free_port
-from tests.server._service import Service, get, wait_for, write_config
+from tests._process import Service, get, wait_for, write_config
 
 pytestmark = pytest.mark.process
 

@@ -22,8 +22,8 @@ import pytest
 from pymongo import MongoClient, WriteConcern
 
 from server.runtime.embedded_db import EmbeddedDb
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 _CHILD = """
 import signal, sys, time
 from server.runtime.embedded_db import EmbeddedDb

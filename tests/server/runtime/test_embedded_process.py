@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 from pymongo import MongoClient, WriteConcern
 
-from tests.server._service import ROOT, Service, alive, get, wait_for, write_config
+from tests._process import Service, alive, get, run_cli, wait_for, write_config
 
 pytestmark = pytest.mark.process
 
@@ -123,23 +122,9 @@ class TestEmbeddedDatabase:
             second.close()
 
 
-def _run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    """`python run.py ARGS` to completion, free of the caller's APP__ overrides."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("APP__")}
-    return subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "run.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=20,
-        check=False,
-    )
-
-
 def _run(tmp_path: Path, *args: str, **sections: Any) -> subprocess.CompletedProcess[str]:
     config = write_config(tmp_path / "config.yaml", **sections)
-    return _run_cli("--config", str(config), *args)
+    return run_cli("--config", str(config), *args, timeout=20)
 
 
 class TestBadConfig:
@@ -185,7 +170,7 @@ class TestBadConfig:
         assert line.startswith("config error: mongodb.uri:")
 
     def test_unknown_command_is_refused(self) -> None:
-        result = _run_cli("bogus")
+        result = run_cli("bogus", timeout=20)
         assert result.returncode == 1
         assert result.stderr == "unknown command 'bogus': expected one of serve, create-admin\n"
 
@@ -196,7 +181,7 @@ class TestPortInUse:
         holder = Service(tmp_path, config, workers=1)
         try:
             holder.start()
-            result = _run_cli("--config", str(config), "--port", str(holder.port))
+            result = run_cli("--config", str(config), "--port", str(holder.port), timeout=20)
             assert result.returncode == 1
             (line,) = result.stderr.strip().splitlines()
             assert line.startswith(f"cannot listen on 127.0.0.1:{holder.port}")

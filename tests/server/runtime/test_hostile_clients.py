@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pymongo import MongoClient
 
-from tests.server._service import Service, wait_for, write_config
+from tests._process import Service, wait_for, write_config
 
 pytestmark = pytest.mark.process
 

@@ -20,7 +20,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pymongo import MongoClient
 
-from tests.server._service import Service, alive, get, wait_for, write_config
+from tests._app import bearer
+from tests._process import Service, alive, get, wait_for, write_config
 
 pytestmark = pytest.mark.process
 
@@ -365,7 +366,7 @@ class TestMetricsListener:
         assert get(service.url + "/metrics")[0] == 401
         assert get(service.metrics_url)[0] == 401
         request = urllib.request.Request(  # noqa: S310 - loopback
-            service.metrics_url, headers={"Authorization": f"Bearer {token}"})
+            service.metrics_url, headers=bearer(token))
         with urllib.request.urlopen(request, timeout=5) as reply:  # noqa: S310 - loopback
             assert b"gatehouse_db_commands_total" in reply.read()
         service.signal(signal.SIGTERM)

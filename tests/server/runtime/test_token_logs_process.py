@@ -13,9 +13,9 @@ import aiohttp
 import pytest
 from pymongo import MongoClient
 
+from tests._process import Service, write_config
 from tests.conftest import SmtpSink
 from tests.handlers._token_leaks import LIMITS, leak_attempts
-from tests.server._service import Service, write_config
 
 pytestmark = pytest.mark.process
 
