@@ -68,10 +68,12 @@ def wait_for(check: Callable[[], T], timeout: float, what: str) -> T:
         time.sleep(0.1)
 
 
-def get(url: str, timeout: float = 5.0) -> tuple[int, bytes]:
-    """One request on a fresh connection (urllib never reuses one)."""
+def get(url: str, timeout: float = 5.0,
+        headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+    """One GET on a fresh connection (urllib never reuses one): (status, body)."""
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 - loopback
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from server.db import MODELS
 from server.runtime.embedded_db import EmbeddedDb, free_port
 from tests._process import Service, get, wait_for, write_config
+from tests.conftest import METRICS_AUTH
 
 pytestmark = pytest.mark.process
 
@@ -45,7 +46,7 @@ def timed(call: Any, *args: Any) -> tuple[Any, float]:
 
 
 def samples(service: Service) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    status, body = get(service.url + "/metrics")
+    status, body = get(service.url + "/metrics", headers=METRICS_AUTH)
     assert status == 200
     return {(s.name, tuple(sorted(s.labels.items()))): s.value
             for family in text_string_to_metric_families(body.decode())
