@@ -13,7 +13,7 @@ import aiohttp
 import pytest
 import yaml
 
-from tests._process import Service
+from tests._process import Service, wait_for
 from tests._rate_limit import STORES
 from tests.conftest import TEST_CONFIG
 
@@ -93,6 +93,8 @@ class TestSharedBudget:
         instance = Service(tmp_path, config_file, workers=2)
         instances.append(instance)
         instance.start(timeout=30)
+        # /health answers once one worker serves; a burst before the other is up reaches one.
+        wait_for(lambda: len(instance.ready_worker_pids()) == 2, 30, "both workers serving")
         away_from_window_edge()
         # The kernel decides which worker accepts a connection; a burst may all land on one.
         # Each round is a new client (trusted X-Forwarded-For), so a new budget: repeat until
