@@ -1,4 +1,6 @@
-"""Shared fixtures: a real wire-protocol database, per-test config and a client on the real app."""
+"""The shared fixtures of every test directory: a real wire-protocol database, per-test config,
+clients on the real app (built by tests/_app.py's `build_app`), an SMTP sink, a redis-server
+and rate-limited configs."""
 
 from __future__ import annotations
 
@@ -10,13 +12,14 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 from aiosmtpd.controller import Controller
@@ -26,12 +29,14 @@ from server.core.config import Config, SmtpConfig, load_config, with_overrides
 from server.db import ensure_indexes
 from server.db import make_client as make_motor_client
 from server.runtime.embedded_db import EmbeddedDb, free_port
-from server.web.app import create_app
+from tests._app import bearer, build_app
+from tests._rate_limit import STORES, aligned_clock, limit_env, start_redis
 
+ROOT = Path(__file__).resolve().parents[1]  # the repository
 TEST_CONFIG = Path(__file__).with_name("config.test.yaml")
 # metrics.token of config.test.yaml: /metrics on the API port answers only its bearer.
 METRICS_TOKEN = "test-metrics-token-0123456789abcdef"
-METRICS_AUTH = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+METRICS_AUTH = bearer(METRICS_TOKEN)
 
 
 @pytest.fixture(scope="session")
@@ -75,10 +80,14 @@ def config(make_config: Callable[..., Config]) -> Config:
 
 @pytest.fixture
 async def make_client(aiohttp_client: Any) -> Callable[..., Any]:
-    """Start the real app for a config and return an HTTP client on it."""
+    """`await make_client(config, test_routes=False, clock=None, **client_options)`: start
+    `build_app(config, ...)` and return an HTTP client on it (options go to aiohttp_client)."""
 
-    async def start(config: Config) -> TestClient:  # type: ignore[type-arg]
-        return await aiohttp_client(create_app(config))  # type: ignore[no-any-return]
+    async def start(config: Config, *, test_routes: bool = False,
+                    clock: Callable[[], datetime] | None = None,
+                    **client_options: Any) -> TestClient:  # type: ignore[type-arg]
+        app = build_app(config, test_routes=test_routes, clock=clock)
+        return await aiohttp_client(app, **client_options)  # type: ignore[no-any-return]
 
     return start
 
@@ -86,6 +95,12 @@ async def make_client(aiohttp_client: Any) -> Callable[..., Any]:
 @pytest.fixture
 async def client(make_client: Callable[..., Any], config: Config) -> TestClient:  # type: ignore[type-arg]
     return await make_client(config)  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def api(make_client: Callable[..., Any], config: Config) -> TestClient:  # type: ignore[type-arg]
+    """A client on the real app plus the test-only routes of tests/_app.py."""
+    return await make_client(config, test_routes=True)  # type: ignore[no-any-return]
 
 
 class SmtpSink:
@@ -173,7 +188,7 @@ async def mail_client(make_client: Callable[..., Any], make_config: Callable[...
 async def base_url(config: Config) -> AsyncIterator[str]:
     """The real app listening on a free loopback port (for clients outside aiohttp:
     a browser, schemathesis)."""
-    runner = web.AppRunner(create_app(config))
+    runner = web.AppRunner(build_app(config))
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -189,3 +204,45 @@ async def db(config: Config) -> AsyncIterator[Any]:
     await ensure_indexes(database)
     yield database
     client.close()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[str]:
+    process, url = start_redis()
+    yield url
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def redis_url(redis_server: str) -> str:
+    """The shared redis-server, emptied: every test starts from zero counts."""
+    client = redis.Redis.from_url(redis_server)
+    client.flushall()
+    client.close()
+    return redis_server
+
+
+@pytest.fixture(params=STORES)
+def limited(request: pytest.FixtureRequest,
+            make_config: Callable[..., Config]) -> Callable[..., Config]:
+    """`limited(max=3, ...)`: a config with the limiter on, once per store."""
+    store = request.param
+    url = request.getfixturevalue("redis_url") if store == "redis" else ""
+
+    def build(environ: dict[str, str] | None = None, **keys: Any) -> Config:
+        return make_config(environ={**limit_env(store, url, **keys), **(environ or {})})
+
+    return build
+
+
+@pytest.fixture
+def limited_client(make_client: Callable[..., Any]) -> Callable[..., Any]:
+    """`await limited_client(config, clock=None)`: a client on the app with the test routes
+    (PING), its clock by default real time aligned to the IP window, so no burst straddles one."""
+
+    async def start(config: Config, clock: Callable[[], datetime] | None = None) -> Any:
+        return await make_client(config, test_routes=True,
+                                 clock=clock or aligned_clock(config.rate_limit.window))
+
+    return start

@@ -1,5 +1,5 @@
 """The aiohttp workarounds, in one place. Each names the aiohttp behaviour it relies on;
-tests/middlewares/test_security_headers.py, test_reflection.py and
+tests/server/web/test_hardening.py, tests/middlewares/test_security_headers.py and
 tests/handlers/test_header_bytes.py fail if aiohttp changes that behaviour.
 
 1. aiohttp adds `Server: Python/x aiohttp/y` in `StreamResponse._prepare_headers`, after
@@ -17,7 +17,7 @@ tests/handlers/test_header_bytes.py fail if aiohttp changes that behaviour.
    complete head when it fires (`RequestHandler._process_keepalive`): set to
    server.header_timeout it is one. A body nobody read is drained after the answer for
    `lingering_time`; bodies the app reads are bounded by the sanitize middleware.
-   tests/server/test_hostile_clients.py fails if either changes.
+   tests/server/runtime/test_hostile_clients.py fails if either changes.
 """
 
 from __future__ import annotations

@@ -1,20 +1,17 @@
-"""Helpers for the auth contract tests: sign-up payloads, bearer headers, mailed tokens, a clock."""
+"""Helpers for the auth contract tests: sign-up payloads, mailed tokens, a clocked client."""
 
 from __future__ import annotations
 
 import asyncio
 import re
 import time
-from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from server.core.clock import utcnow
 from server.core.config import Config
-from server.core.keys import CLOCK
 from server.db import DB
-from server.web.app import create_app
+from tests._app import Clock, build_app
 from tests.conftest import SmtpSink
 
 AUTH = "/api/v1/auth"
@@ -27,33 +24,14 @@ def person(email: str = "ada@example.com", **extra: Any) -> dict[str, Any]:
             **extra}
 
 
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
 def db_of(client: TestClient) -> Any:  # type: ignore[type-arg]
     return client.app[DB]  # type: ignore[index]
 
 
-class Clock:
-    """A settable app clock: tests move time instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.now = utcnow()
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, delta: timedelta) -> None:
-        self.now += delta
-
-
 async def clocked_client(aiohttp_client: Any, config: Config) -> tuple[TestClient, Clock]:  # type: ignore[type-arg]
     """A client on the real app whose clock the test moves (set before the app starts)."""
-    app = create_app(config)
     clock = Clock()
-    app[CLOCK] = clock
-    return await aiohttp_client(app), clock
+    return await aiohttp_client(build_app(config, clock=clock)), clock
 
 
 async def register(client: TestClient, email: str = "ada@example.com",  # type: ignore[type-arg]

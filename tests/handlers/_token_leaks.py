@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 
+from tests._app import bearer
 from tests.conftest import SmtpSink
 from tests.handlers._auth import AUTH, NEW_PASSWORD, PASSWORD, mailed_tokens, person
 
@@ -66,7 +67,7 @@ async def misuse(a: Attacker, verify: str, reset: str) -> None:
     # Each token on the other token's route, and the tokens where no route takes them.
     await a.expect(400, "GET", f"{AUTH}/verify-email/{reset}")
     await a.expect(400, "POST", f"{AUTH}/reset-password/{verify}", json={"password": PASSWORD})
-    await a.expect(401, "GET", f"{AUTH}/sessions", headers={"Authorization": f"Bearer {reset}"})
+    await a.expect(401, "GET", f"{AUTH}/sessions", headers=bearer(reset))
     await a.expect(401, "POST", f"{AUTH}/refresh-token", json={"refreshToken": verify})
     await a.expect(400, "POST", f"{AUTH}/forgot-password", json={"email": reset})
     await a.expect(401, "POST", f"{AUTH}/login", json={"email": ADA, "password": verify})
@@ -131,7 +132,7 @@ async def used_then_replayed(a: Attacker, sink: SmtpSink) -> None:
                                 headers={"X-Forwarded-For": "198.51.100.1"})
     access = (await resp.json())["data"]["accessToken"]
     await a.expect(200, "POST", f"{AUTH}/resend-verification",
-                   headers={"Authorization": f"Bearer {access}"}, json={})
+                   headers=bearer(access), json={})
     verify = (await mailed_tokens(sink, ADA, "verify-email", 2))[-1]
     await a.expect(200, "POST", f"{AUTH}/forgot-password", json={"email": ADA})
     reset = (await mailed_tokens(sink, ADA, "reset-password", 2))[-1]

@@ -8,7 +8,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
-from tests.handlers._auth import bearer, db_of, register
+from tests._app import bearer
+from tests.handlers._auth import db_of, register
 
 USERS = "/api/v1/users"
 PUBLIC_KEYS = {"id", "firstName", "lastName", "fullName", "email", "role", "isActive",

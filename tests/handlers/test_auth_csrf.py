@@ -6,7 +6,8 @@ import logging
 
 import pytest
 
-from tests.handlers._auth import AUTH, PASSWORD, bearer, person, register
+from tests._app import bearer
+from tests.handlers._auth import AUTH, PASSWORD, person, register
 
 ALLOWED = "http://localhost:3000"  # cors.allowed_origins of tests/config.test.yaml
 EVIL = "https://evil.example"

@@ -17,12 +17,12 @@ from aiohttp.test_utils import TestClient
 
 from server.core.config import Config, SmtpConfig
 from server.services.auth import FORGOT_MIN_SECONDS
+from tests._app import bearer
 from tests.conftest import SmtpSink
 from tests.handlers._auth import (
     AUTH,
     NEW_PASSWORD,
     PASSWORD,
-    bearer,
     clocked_client,
     db_of,
     login,

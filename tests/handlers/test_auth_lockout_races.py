@@ -14,9 +14,8 @@ from aiohttp.test_utils import TestClient
 
 from models import users
 from server.core.config import Config
-from server.core.keys import CLOCK
-from server.web.app import create_app
-from tests.handlers._auth import AUTH, PASSWORD, Clock, clocked_client, db_of, register
+from tests._app import Clock, build_app
+from tests.handlers._auth import AUTH, PASSWORD, clocked_client, db_of, register
 
 WRONG = "Wr0ng!Passw0rd"
 REAL_COST = {"bcrypt_rounds": 12}
@@ -102,8 +101,7 @@ async def _cancelling_client(aiohttp_client: Any, config: Config) -> TestClient:
     """The real app with a frozen clock (only a release, never a lease running out, frees a
     slot) whose handlers are cancelled when their client goes away (aiohttp's
     handler_cancellation, as at shutdown): an attempt dies between reserving and settling."""
-    app = create_app(config)
-    app[CLOCK] = Clock()
+    app = build_app(config, clock=Clock())
     return await aiohttp_client(app, server_kwargs={"handler_cancellation": True})  # type: ignore[no-any-return]
 
 

@@ -12,7 +12,8 @@ from aiohttp.test_utils import TestClient
 
 from server.core.config import Config, with_overrides
 from server.observability.metrics import METRICS
-from tests.handlers._auth import AUTH, PASSWORD, bearer, clocked_client, db_of, login, register
+from tests._app import bearer
+from tests.handlers._auth import AUTH, PASSWORD, clocked_client, db_of, login, register
 
 WRONG = "Wr0ng!Passw0rd"
 

@@ -13,7 +13,8 @@ import bcrypt
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.handlers._auth import AUTH, NEW_PASSWORD, bearer, db_of, person
+from tests._app import bearer
+from tests.handlers._auth import AUTH, NEW_PASSWORD, db_of, person
 
 # "Crème brûlée" typed on two keyboards: precomposed (NFC) and base letter + combining mark.
 NFC = "Cr\u00e8me-br\u00fbl\u00e9e-1"

@@ -12,7 +12,8 @@ from aiohttp.test_utils import TestClient
 
 from server.core.config import Config
 from server.observability.metrics import METRICS
-from tests.handlers._auth import AUTH, bearer, clocked_client, db_of, refresh, register
+from tests._app import bearer
+from tests.handlers._auth import AUTH, clocked_client, db_of, refresh, register
 
 REFRESH = f"{AUTH}/refresh-token"
 

@@ -10,8 +10,9 @@ from aiohttp.test_utils import TestClient
 
 from server.core.config import SmtpConfig
 from server.security import verify_password
+from tests._app import bearer
 from tests.conftest import SmtpSink
-from tests.handlers._auth import AUTH, PASSWORD, bearer, db_of, login, mailed_tokens, person
+from tests.handlers._auth import AUTH, PASSWORD, db_of, login, mailed_tokens, person
 
 COMPLEXITY = ("Password must contain at least one uppercase letter, one lowercase letter, "
               "one number, and one special character")

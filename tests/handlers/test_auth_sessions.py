@@ -9,7 +9,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.core.config import Config
-from tests.handlers._auth import AUTH, bearer, db_of, login, person, refresh, register
+from tests._app import bearer
+from tests.handlers._auth import AUTH, db_of, login, person, refresh, register
 
 SESSIONS = f"{AUTH}/sessions"
 

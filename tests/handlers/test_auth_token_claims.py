@@ -11,7 +11,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.core.config import Config
-from tests.handlers._auth import bearer, register
+from tests._app import bearer
+from tests.handlers._auth import register
 
 ME = "/api/v1/users/me"
 NOW = int(time.time())

@@ -18,14 +18,12 @@ import pytest
 from aiohttp import web
 
 from server.core.config import Config, LoggingConfig, SmtpConfig
-from server.core.keys import CLOCK
 from server.observability.logs import setup_logging
 from server.runtime.embedded_db import free_port
-from server.web.app import create_app
+from tests._app import Clock, build_app
+from tests._rate_limit import limit_env
 from tests.conftest import SmtpSink
-from tests.handlers._auth import Clock
 from tests.handlers._token_leaks import LIMITS, leak_attempts
-from tests.middlewares._rate_limit import limit_env
 
 
 @pytest.fixture(params=["json", "text"])
@@ -51,9 +49,8 @@ async def served(make_config: Any, smtp_config: SmtpConfig) -> AsyncIterator[
     config: Config = make_config(environ=limit_env("mongodb", **LIMITS),
                                  mail={"backend": "smtp", "smtp": smtp_config},
                                  server={"trust_proxy": 1})
-    app = create_app(config)
     clock = Clock()
-    app[CLOCK] = clock
+    app = build_app(config, clock=clock)
     runner = web.AppRunner(app, access_log=None)  # as server/runtime/worker.py runs it
     await runner.setup()
     port = free_port()

@@ -19,8 +19,8 @@ from pymongo import monitoring
 from handlers._auth import require_user
 from server.core.config import Config
 from server.core.keys import USER_ID
-from server.web.app import create_app
-from tests.handlers._auth import AUTH, bearer, clocked_client, db_of, register
+from tests._app import bearer, build_app
+from tests.handlers._auth import AUTH, clocked_client, db_of, register
 
 SESSIONS = f"{AUTH}/sessions"
 
@@ -145,7 +145,7 @@ class TestRoles:
         return web.json_response({"user": ctx.user.id, "logged": request[USER_ID]})
 
     async def start(self, aiohttp_client: Any, config: Config) -> TestClient:  # type: ignore[type-arg]
-        app = create_app(config)
+        app = build_app(config)
         app.router.add_get("/test/admin-only", self.admin_only)
         return await aiohttp_client(app)  # type: ignore[no-any-return]
 

@@ -12,7 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.observability.logs import JsonFormatter
-from tests.handlers._auth import AUTH, PASSWORD, bearer, db_of, person, register
+from tests._app import bearer
+from tests.handlers._auth import AUTH, PASSWORD, db_of, person, register
 
 BAD_AGENT = b"Mozilla/5.0 \xff\xfe (X11; \xc3\xa9)"  # two stray bytes, then a valid e-acute
 SAFE_AGENT = "Mozilla/5.0 \ufffd\ufffd (X11; \u00e9)"

@@ -13,7 +13,7 @@ import pytest
 
 from server.core import __version__
 from server.runtime.embedded_db import EmbeddedDb, free_port
-from tests.middlewares._routes import PREFIX, build_test_app
+from tests._app import PREFIX
 
 DEADLINE_S = 3.0
 DOWN = {"status": "unavailable", "checks": {"database": "down"}}
@@ -33,9 +33,9 @@ async def own_db() -> AsyncIterator[EmbeddedDb]:
 
 
 @pytest.fixture
-async def own_client(own_db, make_config, aiohttp_client):
+async def own_client(own_db, make_config, make_client):
     config = make_config(environ={"APP__MONGODB__URI": own_db.uri})
-    return await aiohttp_client(build_test_app(config))
+    return await make_client(config, test_routes=True)
 
 
 async def timed(client, path: str):
@@ -183,14 +183,14 @@ class TestDatabaseAbsentAtStart:
     """Issue 12 item 1: the app starts with no database and serves what it can."""
 
     @pytest.fixture
-    async def absent(self, make_config, aiohttp_client):
+    async def absent(self, make_config, make_client):
         port = free_port()
         # The production default: a start that waited out one database timeout would show.
         config = make_config(environ={
             "APP__MONGODB__URI": f"mongodb://127.0.0.1:{port}/?directConnection=true",
             "APP__MONGODB__TIMEOUT": "2s"})
         started = time.monotonic()
-        client = await aiohttp_client(build_test_app(config))
+        client = await make_client(config, test_routes=True)
         # A refused connection is known at once: startup does not wait for the database.
         assert time.monotonic() - started < 1.0
         return client, port

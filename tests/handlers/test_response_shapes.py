@@ -10,8 +10,9 @@ from aiohttp.test_utils import TestClient
 from openapi_schema_validator import OAS30Validator
 
 from handlers.openapi.document import build_openapi
+from tests._app import bearer
 from tests.conftest import SmtpSink
-from tests.handlers._auth import AUTH, NEW_PASSWORD, PASSWORD, bearer, mailed_tokens, person
+from tests.handlers._auth import AUTH, NEW_PASSWORD, PASSWORD, mailed_tokens, person
 from tests.handlers._users import USERS, person_of
 
 JSON = "application/json"

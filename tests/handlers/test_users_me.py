@@ -10,6 +10,7 @@ from bson import ObjectId
 
 from models.users import ROLES
 from server.core.config import Config, SmtpConfig
+from tests._app import bearer
 from tests.conftest import SmtpSink
 from tests.handlers._auth import AUTH, NEW_PASSWORD, PASSWORD, db_of, refresh
 from tests.handlers._users import PUBLIC_KEYS, call, person_of
@@ -174,8 +175,7 @@ class TestChangePassword:
         assert (status, body["success"]) == (200, True), body
         # This session stays signed in; the other one is over, access and refresh alike.
         assert (await call(client, "GET", "/me", me))[0] == 200
-        resp = await client.get("/api/v1/users/me",
-                                headers={"Authorization": f"Bearer {other['data']['accessToken']}"})
+        resp = await client.get("/api/v1/users/me", headers=bearer(other["data"]["accessToken"]))
         assert resp.status == 401
         assert (await refresh(client, me.refresh_token)).status == 200
         assert (await login_status(client, me.email, PASSWORD))[0] == 401

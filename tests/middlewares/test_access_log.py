@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from server.observability.logs import JsonFormatter
-from tests.middlewares._routes import PREFIX
+from tests._app import PREFIX
 
 FIELDS = {"requestId", "method", "path", "route", "status", "durationMs", "ip", "userAgent"}
 
@@ -68,8 +68,8 @@ class TestOneLinePerRequest:
         assert lines[0]["route"] == f"{PREFIX}/verify-email/{{token}}"
         assert lines[1]["route"] == "<unmatched>"
 
-    async def test_proxy_address_only_when_trusted(self, make_config, make_api_client, access):
-        trusting = await make_api_client(make_config(server={"trust_proxy": 1}))
+    async def test_proxy_address_only_when_trusted(self, make_config, make_client, access):
+        trusting = await make_client(make_config(server={"trust_proxy": 1}), test_routes=True)
         await trusting.get("/health", headers={"X-Forwarded-For": "203.0.113.7"})
         assert access()[-1]["ip"] == "203.0.113.7"
 

@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from server.observability.logs import JsonFormatter
-from tests.middlewares._routes import PREFIX
+from tests._app import PREFIX
 
 JSON = {"Content-Type": "application/json"}
 MAX_DEPTH = 32  # the documented limit (README, "Input handling")
@@ -49,8 +49,8 @@ class TestDeepNesting:
                                    f"Request body is nested deeper than {MAX_DEPTH} levels"}]
         assert all(len(line) < 2048 for line in log_lines())
 
-    async def test_rate_limited_route_too(self, make_config, make_api_client):
-        api = await make_api_client(make_config(rate_limit={"enabled": True}))
+    async def test_rate_limited_route_too(self, make_config, make_client):
+        api = await make_client(make_config(rate_limit={"enabled": True}), test_routes=True)
         resp = await api.post(f"{AUTH}/login", data=ARRAYS, headers=JSON)
         assert resp.status == 400
         assert "RateLimit-Remaining" in resp.headers
@@ -101,8 +101,9 @@ class TestTracebacksAreCapped:
         assert trace.count('File "') <= 8
         assert len(orjson.dumps(line)) < 4096
 
-    async def test_the_development_stack_is_capped_too(self, make_config, make_api_client):
-        api = await make_api_client(make_config(environ={"APP__ENVIRONMENT": "development"}))
+    async def test_the_development_stack_is_capped_too(self, make_config, make_client):
+        api = await make_client(make_config(environ={"APP__ENVIRONMENT": "development"}),
+                                test_routes=True)
         body = await (await api.get(f"{PREFIX}/deep")).json()
         assert body["stack"].count('File "') <= 8
         assert "RuntimeError: deep failure" in body["stack"]

@@ -3,29 +3,15 @@ counts (issue 13 item 11), and rate-limit keys are canonical, IPv6 by network (i
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Any
 
 import orjson
-import pytest
 
-from server.core.config import Config
-from tests.handlers._auth import AUTH, bearer, person
-from tests.middlewares._rate_limit import PING, build_app, limited, redis_server, redis_url
-
-__all__ = ["limited", "redis_server", "redis_url"]  # fixtures used by this module
+from tests._app import PING, bearer, raw_exchange
+from tests.handlers._auth import AUTH, person
 
 TRUST_ONE_HOP = {"APP__SERVER__TRUST_PROXY": "1"}
 PROXY_SAW = "203.0.113.7"  # the client's real address, as our proxy appends it
-
-
-@pytest.fixture
-def start(aiohttp_client: Any) -> Callable[..., Any]:
-    async def run(config: Config) -> Any:
-        return await aiohttp_client(build_app(config))
-
-    return run
 
 
 async def raw_request(client: Any, method: str, path: str, header_lines: list[str],
@@ -36,16 +22,8 @@ async def raw_request(client: Any, method: str, path: str, header_lines: list[st
             *header_lines]
     if body:
         head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
-    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
-    try:
-        writer.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
-        await writer.drain()
-        raw = await asyncio.wait_for(reader.read(), 10)
-    finally:
-        writer.close()
-    top, _, payload = raw.partition(b"\r\n\r\n")
-    status, *lines = top.decode("latin-1").split("\r\n")
-    headers = {k.strip().lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines)}
+    request = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+    status, headers, payload = await raw_exchange(client, request, within=10)
     return int(status.split()[1]), headers, payload
 
 
@@ -54,8 +32,9 @@ def remaining(headers: Any) -> int:
 
 
 class TestSeveralForwardedForLines:
-    async def test_the_client_cannot_choose_its_budget(self, limited: Any, start: Any) -> None:
-        client = await start(limited(max=2, environ=TRUST_ONE_HOP))
+    async def test_the_client_cannot_choose_its_budget(self, limited: Any,
+                                                       limited_client: Any) -> None:
+        client = await limited_client(limited(max=2, environ=TRUST_ONE_HOP))
         # The client writes a line of its own; our proxy appends the address it saw.
         statuses = []
         for i in range(3):
@@ -69,8 +48,9 @@ class TestSeveralForwardedForLines:
         assert status == 200
         assert remaining(headers) == 1
 
-    async def test_lines_and_commas_combine_in_order(self, limited: Any, start: Any) -> None:
-        client = await start(limited(max=50, environ={"APP__SERVER__TRUST_PROXY": "2"}))
+    async def test_lines_and_commas_combine_in_order(self, limited: Any,
+                                                     limited_client: Any) -> None:
+        client = await limited_client(limited(max=50, environ={"APP__SERVER__TRUST_PROXY": "2"}))
         # Two trusted hops: the second address from the right of all lines joined.
         for i in range(3):
             await raw_request(client, "GET", PING, [
@@ -94,8 +74,9 @@ class TestSeveralForwardedForLines:
 
 
 class TestCanonicalKeys:
-    async def test_one_ipv6_network_shares_one_budget(self, limited: Any, start: Any) -> None:
-        client = await start(limited(max=2, environ=TRUST_ONE_HOP))
+    async def test_one_ipv6_network_shares_one_budget(self, limited: Any,
+                                                      limited_client: Any) -> None:
+        client = await limited_client(limited(max=2, environ=TRUST_ONE_HOP))
         spellings = ["2001:DB8:1:2::1", "2001:0db8:0001:0002::1", "2001:db8:1:2::2"]
         statuses = [(await client.get(PING, headers={"X-Forwarded-For": ip})).status
                     for ip in spellings]
@@ -105,15 +86,16 @@ class TestCanonicalKeys:
         assert remaining(other.headers) == 1
 
     async def test_ipv4_mapped_ipv6_is_the_ipv4_address(self, limited: Any,
-                                                        start: Any) -> None:
-        client = await start(limited(max=2, environ=TRUST_ONE_HOP))
+                                                        limited_client: Any) -> None:
+        client = await limited_client(limited(max=2, environ=TRUST_ONE_HOP))
         spellings = ["::ffff:192.0.2.9", "192.0.2.9", "::FFFF:c000:0209"]
         statuses = [(await client.get(PING, headers={"X-Forwarded-For": ip})).status
                     for ip in spellings]
         assert statuses == [200, 200, 429]
 
-    async def test_the_network_size_is_configurable(self, limited: Any, start: Any) -> None:
-        client = await start(limited(max=2, ipv6_prefix=48, environ=TRUST_ONE_HOP))
+    async def test_the_network_size_is_configurable(self, limited: Any,
+                                                    limited_client: Any) -> None:
+        client = await limited_client(limited(max=2, ipv6_prefix=48, environ=TRUST_ONE_HOP))
         spellings = ["2001:db8:1:2::1", "2001:db8:1:3::1", "2001:db8:1:ffff::1"]
         statuses = [(await client.get(PING, headers={"X-Forwarded-For": ip})).status
                     for ip in spellings]

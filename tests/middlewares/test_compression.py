@@ -9,16 +9,16 @@ import orjson
 import pytest
 
 from middlewares.compression import pick_coding
+from tests._app import PREFIX
 from tests.conftest import METRICS_AUTH
-from tests.middlewares._routes import PREFIX, build_test_app
 
 BIG = f"{PREFIX}/big?size=4096"
 
 
 @pytest.fixture
-async def raw(aiohttp_client, config):
+async def raw(make_client, config):
     """A client that leaves bodies as sent on the wire."""
-    return await aiohttp_client(build_test_app(config), auto_decompress=False)
+    return await make_client(config, test_routes=True, auto_decompress=False)
 
 
 def payload_of(resp_body: bytes, encoding: str | None) -> dict:

@@ -6,9 +6,10 @@ import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 
+import orjson
 import pytest
 
-from tests.middlewares._routes import PREFIX
+from tests._app import PREFIX, raw_exchange
 
 JSON = {"Content-Type": "application/json"}
 UPPER_SNAKE = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
@@ -102,8 +103,8 @@ class TestPayloadTooLarge:
         resp = await api.post(f"{PREFIX}/echo", data=padded, headers=JSON)
         assert resp.status == 200
 
-    async def test_limit_follows_config(self, make_config, make_api_client):
-        api = await make_api_client(make_config(server={"max_body_size": 64}))
+    async def test_limit_follows_config(self, make_config, make_client):
+        api = await make_client(make_config(server={"max_body_size": 64}), test_routes=True)
         resp = await api.post(f"{PREFIX}/echo", json={"name": "x" * 100})
         await assert_envelope(resp, 413, "Payload too large")
 
@@ -142,16 +143,17 @@ class TestUnexpected:
         assert "stack" not in body
         assert b"kaboom" not in await resp.read()
 
-    async def test_production_hides_the_stack_too(self, make_config, make_api_client):
+    async def test_production_hides_the_stack_too(self, make_config, make_client):
         env = {"APP__ENVIRONMENT": "production", "APP__JWT__SECRET": "p" * 40,
                "APP__JWT__REFRESH_SECRET": "q" * 40}
-        api = await make_api_client(make_config(environ=env))
+        api = await make_client(make_config(environ=env), test_routes=True)
         body = await assert_envelope(await api.get(f"{PREFIX}/boom"), 500,
                                      "Internal Server Error")
         assert "stack" not in body
 
-    async def test_development_adds_the_stack(self, make_config, make_api_client):
-        api = await make_api_client(make_config(environ={"APP__ENVIRONMENT": "development"}))
+    async def test_development_adds_the_stack(self, make_config, make_client):
+        api = await make_client(make_config(environ={"APP__ENVIRONMENT": "development"}),
+                                test_routes=True)
         body = await assert_envelope(await api.get(f"{PREFIX}/boom"), 500,
                                      "Internal Server Error")
         assert "RuntimeError" in body["stack"]
@@ -163,3 +165,32 @@ class TestUnexpected:
         records = [r for r in caplog.records if r.name == "gatehouse" and r.levelname == "ERROR"]
         assert records
         assert records[-1].fields["requestId"] == "crash-1"
+
+
+class TestNotFoundMessage:
+    @pytest.mark.parametrize("path", [
+        "/a%0d%0aSet-Cookie:%20evil=1",
+        "/a%1b%5b31mred%1b%5b0m",
+        "/a%00b%7fc%e2%80%aed",  # NUL, DEL, U+202E (right-to-left override)
+        "/a%e2%80%a8b",  # U+2028, a line separator to JavaScript
+    ])
+    async def test_control_characters_are_not_reflected(self, api, path):
+        status, _, body = await raw_exchange(
+            api, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+        assert " 404 " in status
+        message = orjson.loads(body)["error"]
+        assert message.startswith("Route /a")
+        assert message.isprintable(), message
+        assert "\\x" in message or "\\u" in message  # shown escaped, not dropped
+
+    async def test_long_paths_are_cut(self, api):
+        path = "/api/v1/" + "p" * 5000
+        resp = await api.get(path)
+        assert resp.status == 404
+        message = (await resp.json())["error"]
+        assert len(message) < 300
+        assert message.startswith("Route /api/v1/ppp")
+
+    async def test_ordinary_paths_are_still_named(self, api):
+        resp = await api.get("/api/v1/nope-é")
+        assert (await resp.json())["error"] == "Route /api/v1/nope-é not found"

@@ -11,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from server.observability.metrics import AUTH_EVENTS as DECLARED_EVENTS
 from server.observability.metrics import METRICS, RATE_LIMIT_BUDGETS
+from tests._app import PREFIX
 from tests.conftest import METRICS_AUTH
-from tests.middlewares._routes import PREFIX
 
 TOKEN_ROUTE = f"{PREFIX}/verify-email/{{token}}"
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,37 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from server.core.config import Config
+from tests._app import PING
+from tests._rate_limit import aligned_clock, signed_in
 from tests.conftest import METRICS_AUTH
-from tests.middlewares._rate_limit import (
-    PING,
-    aligned_clock,
-    bearer,
-    build_app,
-    limited,
-    redis_server,
-    redis_url,
-)
-
-__all__ = ["limited", "redis_server", "redis_url"]  # fixtures used by this module
 
 LOGIN = "/api/v1/auth/login"
 TOO_MANY = "Too many requests from this IP, please try again later"
-
-
-@pytest.fixture
-def start(aiohttp_client: Any) -> Callable[..., Any]:
-    async def run(config: Config, clock: Any = None) -> Any:
-        app = build_app(config, clock)
-        return await aiohttp_client(app)
-
-    return run
 
 
 def limits(response: Any) -> tuple[int, int, int]:
@@ -43,8 +23,8 @@ def limits(response: Any) -> tuple[int, int, int]:
 
 
 class TestHeaders:
-    async def test_every_api_response_counts_down(self, limited: Any, start: Any) -> None:
-        client = await start(limited(max=5))
+    async def test_every_api_response_counts_down(self, limited: Any, limited_client: Any) -> None:
+        client = await limited_client(limited(max=5))
         seen = []
         for _ in range(3):
             response = await client.get(PING)
@@ -55,15 +35,15 @@ class TestHeaders:
         assert all(0 < reset <= 15 * 60 for _, _, reset in seen)
 
     async def test_errors_under_api_carry_headers_and_count(self, limited: Any,
-                                                           start: Any) -> None:
-        client = await start(limited(max=5))
+                                                           limited_client: Any) -> None:
+        client = await limited_client(limited(max=5))
         missing = await client.get("/api/v1/no-such-route")
         assert missing.status == 404
         assert limits(missing)[1] == 4
         assert limits(await client.get(PING))[1] == 3
 
-    async def test_outside_api_is_not_limited(self, limited: Any, start: Any) -> None:
-        client = await start(limited(max=1))
+    async def test_outside_api_is_not_limited(self, limited: Any, limited_client: Any) -> None:
+        client = await limited_client(limited(max=1))
         for _ in range(3):
             response = await client.get("/health")
             assert response.status == 200
@@ -72,8 +52,9 @@ class TestHeaders:
 
 
 class TestRejection:
-    async def test_over_budget_is_429_with_retry_after(self, limited: Any, start: Any) -> None:
-        client = await start(limited(max=2))
+    async def test_over_budget_is_429_with_retry_after(self, limited: Any,
+                                                       limited_client: Any) -> None:
+        client = await limited_client(limited(max=2))
         assert [(await client.get(PING)).status for _ in range(2)] == [200, 200]
         response = await client.get(PING)
         assert response.status == 429
@@ -89,9 +70,9 @@ class TestRejection:
         # Security headers still stamped on the rejection.
         assert response.headers["X-Content-Type-Options"] == "nosniff"
 
-    async def test_rejection_is_counted_and_logged(self, limited: Any, start: Any,
+    async def test_rejection_is_counted_and_logged(self, limited: Any, limited_client: Any,
                                                   caplog: pytest.LogCaptureFixture) -> None:
-        client = await start(limited(max=1))
+        client = await limited_client(limited(max=1))
         await client.get(PING)
         with caplog.at_level(logging.INFO, logger="gatehouse.security"):
             rejected = await client.get(PING, headers={"Authorization": "Bearer not-a-jwt"})
@@ -106,15 +87,16 @@ class TestRejection:
         text = await (await client.get("/metrics", headers=METRICS_AUTH)).text()
         assert 'gatehouse_rate_limit_rejections_total{budget="ip"} 1.0' in text
 
-    async def test_rejected_requests_stay_rejected(self, limited: Any, start: Any) -> None:
-        client = await start(limited(max=1))
+    async def test_rejected_requests_stay_rejected(self, limited: Any, limited_client: Any) -> None:
+        client = await limited_client(limited(max=1))
         statuses = [(await client.get(PING)).status for _ in range(5)]
         assert statuses == [200, 429, 429, 429, 429]
 
 
 class TestWindowReset:
-    async def test_budget_returns_when_the_window_ends(self, limited: Any, start: Any) -> None:
-        client = await start(limited(max=2, window="2s"))
+    async def test_budget_returns_when_the_window_ends(self, limited: Any,
+                                                       limited_client: Any) -> None:
+        client = await limited_client(limited(max=2, window="2s"))
         for _ in range(2):
             assert (await client.get(PING)).status == 200
         rejected = await client.get(PING)
@@ -129,8 +111,8 @@ class TestWindowReset:
 
 class TestCredentialBudget:
     async def test_credential_routes_share_a_tighter_budget(self, limited: Any,
-                                                           start: Any) -> None:
-        client = await start(limited(max=20, auth_max=3))
+                                                           limited_client: Any) -> None:
+        client = await limited_client(limited(max=20, auth_max=3))
         first = await client.post(LOGIN, json={})
         assert first.status != 429
         # The tighter budget is the one shown.
@@ -147,8 +129,8 @@ class TestCredentialBudget:
         assert limits(other)[:2] == (20, 16)
 
     async def test_other_routes_do_not_spend_the_credential_budget(self, limited: Any,
-                                                                   start: Any) -> None:
-        client = await start(limited(max=20, auth_max=2))
+                                                                   limited_client: Any) -> None:
+        client = await limited_client(limited(max=20, auth_max=2))
         for _ in range(5):
             await client.get(PING)
         response = await client.post(LOGIN, json={})
@@ -157,9 +139,9 @@ class TestCredentialBudget:
 
 
     async def test_retry_after_waits_for_every_exceeded_budget(self, limited: Any,
-                                                               start: Any) -> None:
+                                                               limited_client: Any) -> None:
         config = limited(max=2, auth_max=2, window="15m", auth_window="1h")
-        client = await start(config, aligned_clock(timedelta(hours=1)))
+        client = await limited_client(config, aligned_clock(timedelta(hours=1)))
         for _ in range(2):
             assert (await client.post(LOGIN, json={})).status != 429
         for _ in range(2):  # refused by both budgets: by the spent-key shortcut too
@@ -174,17 +156,17 @@ class TestCredentialBudget:
 
 
 class TestUserBudget:
-    async def test_signed_in_user_has_own_budget(self, limited: Any, start: Any) -> None:
+    async def test_signed_in_user_has_own_budget(self, limited: Any, limited_client: Any) -> None:
         config = limited(max=50, user_max=2)
-        client = await start(config)
-        alice = bearer(client.app, config, "a" * 24)
+        client = await limited_client(config)
+        alice = signed_in(client.app, config, "a" * 24)
         seen = [await client.get(PING, headers=alice) for _ in range(3)]
         assert [r.status for r in seen] == [200, 200, 429]
         assert limits(seen[0])[:2] == (2, 1)
         body = await seen[2].json()
         assert body["code"] == "RATE_LIMITED"
         # Another user from the same IP is unaffected, and so are anonymous calls.
-        bob = await client.get(PING, headers=bearer(client.app, config, "b" * 24))
+        bob = await client.get(PING, headers=signed_in(client.app, config, "b" * 24))
         assert bob.status == 200
         assert limits(bob)[:2] == (2, 1)
         anonymous = await client.get(PING)
@@ -194,11 +176,11 @@ class TestUserBudget:
         assert 'gatehouse_rate_limit_rejections_total{budget="user"} 1.0' in text
 
     async def test_expired_token_stops_counting_per_user(self, limited: Any,
-                                                         start: Any) -> None:
+                                                         limited_client: Any) -> None:
         config = limited(max=50, user_max=5)
         now = [aligned_clock(timedelta(minutes=15))()]
-        client = await start(config, lambda: now[0])
-        alice = bearer(client.app, config, "a" * 24)
+        client = await limited_client(config, lambda: now[0])
+        alice = signed_in(client.app, config, "a" * 24)
         assert limits(await client.get(PING, headers=alice))[:2] == (5, 4)
         # Past the token's 15 minutes (and into new windows): the token no longer names a
         # user, even though the limiter has seen it verified before.
@@ -207,8 +189,9 @@ class TestUserBudget:
         assert later.status == 200
         assert limits(later)[:2] == (50, 49)
 
-    async def test_invalid_token_only_counts_per_ip(self, limited: Any, start: Any) -> None:
-        client = await start(limited(max=10, user_max=1))
+    async def test_invalid_token_only_counts_per_ip(self, limited: Any,
+                                                    limited_client: Any) -> None:
+        client = await limited_client(limited(max=10, user_max=1))
         for _ in range(3):
             response = await client.get(PING, headers={"Authorization": "Bearer x.y.z"})
             assert response.status == 200
@@ -217,14 +200,15 @@ class TestUserBudget:
 
 class TestClientIp:
     async def test_forwarded_for_is_ignored_without_trust_proxy(self, limited: Any,
-                                                               start: Any) -> None:
-        client = await start(limited(max=2))
+                                                               limited_client: Any) -> None:
+        client = await limited_client(limited(max=2))
         statuses = [(await client.get(PING, headers={"X-Forwarded-For": f"10.0.0.{i}"})).status
                     for i in range(3)]
         assert statuses == [200, 200, 429]
 
-    async def test_trusted_proxy_uses_only_the_last_hop(self, limited: Any, start: Any) -> None:
-        client = await start(limited(max=2, environ={"APP__SERVER__TRUST_PROXY": "1"}))
+    async def test_trusted_proxy_uses_only_the_last_hop(self, limited: Any,
+                                                        limited_client: Any) -> None:
+        client = await limited_client(limited(max=2, environ={"APP__SERVER__TRUST_PROXY": "1"}))
         # The client controls everything left of what our proxy appended.
         spoofed = [f"10.0.0.{i}, 203.0.113.7" for i in range(3)]
         statuses = [(await client.get(PING, headers={"X-Forwarded-For": xff})).status
@@ -235,8 +219,8 @@ class TestClientIp:
         assert limits(other)[1] == 1
 
     async def test_two_trusted_hops_take_the_second_from_the_right(self, limited: Any,
-                                                                  start: Any) -> None:
-        client = await start(limited(max=2, environ={"APP__SERVER__TRUST_PROXY": "2"}))
+                                                                  limited_client: Any) -> None:
+        client = await limited_client(limited(max=2, environ={"APP__SERVER__TRUST_PROXY": "2"}))
         # Client-chosen entries first, then the client as our outer proxy saw it, then the
         # address our inner proxy appended.
         chains = [f"10.9.9.{i}, 203.0.113.7, 10.0.0.{i}" for i in range(3)]

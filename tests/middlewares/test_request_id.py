@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from middlewares.request_id import pick_request_id
-from tests.middlewares._routes import PREFIX
+from tests._app import PREFIX
 
 FRESH = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 JSON = {"Content-Type": "application/json"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from server.db import DB
-from tests.middlewares._routes import PREFIX
+from tests._app import PREFIX
 
 
 async def stored(api, body) -> dict:

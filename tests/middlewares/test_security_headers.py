@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from typing import Any
 
 import pytest
 
+from tests._app import PREFIX, raw_exchange
 from tests.conftest import METRICS_AUTH
-from tests.middlewares._routes import PREFIX
 
 JSON = {"Content-Type": "application/json"}
 FRESH_ID = re.compile(r"^[0-9a-f]{32}$")
@@ -114,19 +113,6 @@ class TestCacheControl:
         assert resp.headers.get("Cache-Control") != "no-store"
 
 
-async def raw_exchange(api, request: bytes) -> tuple[str, dict[str, str]]:
-    """Send bytes no well-behaved client would, return the status line and headers."""
-    reader, writer = await asyncio.open_connection(api.server.host, api.server.port)
-    try:
-        writer.write(request)
-        await writer.drain()
-        head = (await asyncio.wait_for(reader.read(65536), 5)).split(b"\r\n\r\n")[0]
-    finally:
-        writer.close()
-    status, *lines = head.decode("latin-1").split("\r\n")
-    return status, {k.lower(): v.strip() for k, v in (ln.split(":", 1) for ln in lines)}
-
-
 class TestMalformedRequests:
     """aiohttp's parser answers these itself, before any middleware: still no banner."""
 
@@ -137,7 +123,7 @@ class TestMalformedRequests:
     ], ids=["bare-newline", "control-char", "garbage"])
     async def test_parser_errors_are_hardened(self, api, request_bytes, caplog):
         caplog.set_level(logging.CRITICAL, logger="aiohttp.server")
-        status, headers = await raw_exchange(api, request_bytes)
+        status, headers, _ = await raw_exchange(api, request_bytes)
         assert " 400 " in status
         assert "server" not in headers
         for name, value in EXACT.items():
@@ -145,7 +131,7 @@ class TestMalformedRequests:
         assert FRESH_ID.fullmatch(headers["x-request-id"])
 
     async def test_well_formed_raw_request_is_unchanged(self, api):
-        status, headers = await raw_exchange(
+        status, headers, _ = await raw_exchange(
             api, b"GET /health HTTP/1.1\r\nHost: x\r\nX-Request-ID: raw-1\r\n"
                  b"Connection: close\r\n\r\n")
         assert " 200 " in status

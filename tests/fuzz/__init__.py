@@ -1,1 +1,0 @@
-"""Support files for tests/test_fuzz_schemathesis.py (schemathesis hooks and config)."""
