@@ -10,7 +10,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from server.core.config import Config, ConfigError, load_config
+from server.core.config import Config, load_config
+from server.core.config_values import ConfigError
 
 DEFAULT_CONFIG = Path(__file__).with_name("config.yaml")
 COMMANDS = ("serve", "create-admin", "migrate")
@@ -71,7 +72,7 @@ def _fail(message: str) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from server.runtime.embedded_db import EmbeddedDbError
     from server.runtime.listeners import CannotListen
-    from server.runtime.supervisor import serve
+    from server.runtime.serve import serve
 
     config, reload_config = _config_loader(args)
     try:
@@ -88,8 +89,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _create_admin(args: argparse.Namespace) -> int:
     from server.core.errors import AppError
     from server.runtime.admin_command import create_admin_command
+    from server.runtime.around import embedded_database
     from server.runtime.embedded_db import EmbeddedDbError
-    from server.runtime.supervisor import embedded_database
 
     config, _ = _config_loader(args)
     try:
@@ -108,9 +109,9 @@ def _create_admin(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     from pymongo.errors import PyMongoError
 
+    from server.runtime.around import embedded_database
     from server.runtime.embedded_db import EmbeddedDbError
     from server.runtime.migrate_command import migrate_command
-    from server.runtime.supervisor import embedded_database
 
     config, _ = _config_loader(args)
     try:

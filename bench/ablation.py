@@ -26,8 +26,8 @@ from bench.breakdown import ALL_LAYERS, app_without, layer_names
 from bench.service import DRESSED, OUT, Process, bare, write_config
 from server.core.config import load_config
 from server.observability.logs import setup_logging
+from server.runtime.around import metrics_dir
 from server.runtime.embedded_db import EmbeddedDb
-from server.runtime.supervisor import metrics_dir
 
 FULL = "full chain"
 BARE = "bare"

@@ -13,23 +13,19 @@ Signals (handled in the main loop, never inside a signal handler):
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import os
-import shutil
 import signal
-import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
 from typing import Any
 
-from server.core.config import Config, ConfigError, with_overrides
-from server.observability.logs import setup_logging
-from server.runtime.embedded_db import EmbeddedDb
+from server.core.config import Config, with_overrides
+from server.core.config_values import ConfigError
 from server.runtime.listeners import Listeners
 
 LOG = logging.getLogger("gatehouse.supervisor")
@@ -49,91 +45,6 @@ def _log(msg: str, **fields: object) -> None:
 def worker_count(config: Config) -> int:
     """server.workers, with 0 meaning one per core."""
     return config.server.workers or os.cpu_count() or 1
-
-
-@contextlib.contextmanager
-def embedded_database(config: Config) -> Iterator[Config]:
-    """With mongodb.uri empty, run the embedded database for the duration; yields the config
-    the workers use (uri filled in). With a uri set, nothing is started."""
-    if config.mongodb.uri:
-        yield config
-        return
-    db = EmbeddedDb(config.mongodb.data_dir)
-    try:
-        uri = db.start()
-    except BaseException:
-        db.stop()  # interrupted while it was starting: never leave it running on its own
-        raise
-    pid = db.process.pid if db.process else None
-    _log(
-        "embedded database started",
-        event="db_started",
-        data_dir=config.mongodb.data_dir,
-        db_pid=pid,
-    )
-    try:
-        yield with_overrides(config, mongodb={"uri": uri})
-    finally:
-        db.stop()
-        _log("embedded database stopped", event="db_stopped", db_pid=pid)
-
-
-@contextlib.contextmanager
-def metrics_dir() -> Iterator[str]:
-    """A fresh PROMETHEUS_MULTIPROC_DIR for this run's workers, removed afterwards."""
-    path = tempfile.mkdtemp(prefix="gatehouse-metrics-")
-    previous = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
-    try:
-        yield path
-    finally:
-        if previous is None:
-            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
-        else:
-            os.environ["PROMETHEUS_MULTIPROC_DIR"] = previous
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _public_db(config: Config, embedded: bool) -> dict[str, object]:
-    """What the start line says about the database: never the URI, so never its credentials."""
-    if embedded:
-        return {"database": "embedded", "db_name": config.mongodb.database}
-    hosts = config.mongodb.uri.split("://", 1)[-1].rsplit("@", 1)[-1].split("/", 1)[0]
-    return {"database": "external", "db_hosts": hosts, "db_name": config.mongodb.database}
-
-
-def serve(config: Config, reload_config: Callable[[], Config] | None = None) -> int:
-    """Run the service until SIGTERM/SIGINT; returns the exit status. Raises CannotListen when
-    a port cannot be bound and EmbeddedDbError when the embedded database does not start."""
-    setup_logging(config.logging)
-    listeners = Listeners.bind(config)
-    embedded = not config.mongodb.uri
-    # Until the supervisor's loop takes over, SIGTERM interrupts like Ctrl-C does, so a stop
-    # during start-up still runs every cleanup below (the embedded database included).
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        with embedded_database(config) as live, metrics_dir() as path:
-            supervisor = Supervisor(live, listeners, path, reload_config)
-            _log(
-                "gatehouse listening",
-                event="listening",
-                **listeners.addresses(),
-                pid=os.getpid(),
-                workers=worker_count(live),
-                environment=live.environment,
-                **_public_db(live, embedded),
-            )
-            return supervisor.run()
-    except KeyboardInterrupt:
-        _log("stopped during start-up", event="stopped")
-        return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        listeners.close()
-
-
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _worker_main(config: Config, listeners: Listeners, ready: Connection) -> None:

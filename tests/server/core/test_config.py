@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from server.core.config import ByteSize, Config, ConfigError, load_config, with_overrides
+from server.core.config import Config, load_config, with_overrides
+from server.core.config_values import ByteSize, ConfigError
 from tests.conftest import ROOT, TEST_CONFIG
 
 GOOD_SECRETS = {"APP__JWT__SECRET": "s" * 40, "APP__JWT__REFRESH_SECRET": "r" * 40}

@@ -18,7 +18,8 @@ from pymongo import monitoring
 
 from models import rate_limits
 from server.core.clock import utcnow
-from server.core.config import Config, ConfigError, load_config
+from server.core.config import Config, load_config
+from server.core.config_values import ConfigError
 from server.db import DB, make_client
 from server.runtime.embedded_db import EmbeddedDb, free_port
 from tests._app import PING
