@@ -21,7 +21,7 @@ import aiohttp
 from aiohttp import web
 from motor.motor_asyncio import AsyncIOMotorClient
 
-from models import users
+from models import user_listing, users
 from server.core.clock import utcnow
 from server.core.config import load_config
 from server.core.http import API_PREFIX
@@ -84,10 +84,11 @@ async def _plan(db: Any, query: dict[str, str]) -> str:
     """What the database says it does for this listing: the index and whether it sorts."""
     sort = query.get("sort", "-createdAt")
     role, active = query.get("role"), query.get("isActive")
-    filt = users.listing_filter(role=role, is_active=None if active is None else active == "true",
-                                search=query.get("search"))
+    filt = user_listing.listing_filter(
+        role=role, is_active=None if active is None else active == "true",
+        search=query.get("search"))
     cmd: dict[str, Any] = {"find": "users", "filter": filt,
-                           "sort": dict(users.LISTING_SORTS[sort]), "limit": 20}
+                           "sort": dict(user_listing.LISTING_SORTS[sort]), "limit": 20}
     explained = await db.command("explain", cmd)
     stage = explained.get("queryPlanner", {}).get("winningPlan", {})
     names, sorting = [], False

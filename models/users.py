@@ -9,9 +9,7 @@ in slot n % max_sessions (models/sessions.py), the slot of the session its start
 
 from __future__ import annotations
 
-import asyncio
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -201,53 +199,6 @@ async def release_login_attempt(db: Any, email: str, attempt: str, *,
                                     attempts.release_update(attempt, forget=forget))
 
 
-@dataclass(frozen=True, slots=True)
-class SessionAdded:
-    user: User  # as it is after the update
-    serial: int  # how many sessions the user started before this one
-
-
-async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
-                      now: datetime, *, login: bool = False, new_hash: str | None = None,
-                      attempt: str | None = None) -> SessionAdded | None:
-    """Register a live session, keeping the newest `max_sessions`, and number it. With
-    `login`, also reset the failure count, settle the login `attempt` and stamp lastLogin;
-    `new_hash` upgrades the stored password hash. None when the user does not exist."""
-    changes: dict[str, Any] = {}
-    if login:
-        changes = {"loginAttempts": 0, "lockUntil": None, "lastLogin": now}
-        if new_hash:
-            changes["password"] = new_hash
-    update: dict[str, Any] = {
-        "$push": {"activeSessions": {"$each": [session_id], "$slice": -max_sessions}},
-        "$inc": {"sessionSerial": 1}}
-    if changes:
-        update["$set"] = changes
-    if attempt is not None:
-        update["$pull"] = {"loginPending": {"id": attempt}}
-    # The serial comes from the document AFTER this atomic update: the embedded test database
-    # may return an earlier state as BEFORE under concurrency, but its AFTER is exact.
-    after = await db[COLLECTION].find_one_and_update(
-        {"_id": object_id(user_id)}, update, return_document=ReturnDocument.AFTER)
-    if after is None:
-        return None
-    return SessionAdded(User.from_doc(after), int(after["sessionSerial"]) - 1)
-
-
-async def remove_sessions(db: Any, user_id: str, session_ids: Sequence[str] | None = None,
-                          *, keep: str | None = None) -> None:
-    """Forget live sessions: the given ids, or all of them (but `keep`) when ids is None.
-    Their access tokens are refused from the next request on."""
-    oid = object_id(user_id)
-    if session_ids is not None:
-        update: dict[str, Any] = {"$pull": {"activeSessions": {"$in": list(session_ids)}}}
-    elif keep is not None:
-        update = {"$pull": {"activeSessions": {"$ne": keep}}}
-    else:
-        update = {"$set": {"activeSessions": []}}
-    await db[COLLECTION].update_one({"_id": oid}, update)
-
-
 async def holds_token(db: Any, field_name: str, token_hash: str) -> bool:
     """Whether some user's `field_name` (VERIFICATION_TOKEN or RESET_TOKEN) holds this hash."""
     if field_name not in (VERIFICATION_TOKEN, RESET_TOKEN):
@@ -296,58 +247,6 @@ async def reset_password(db: Any, token_hash: str, password_hash: str,
                   "activeSessions": [], "updatedAt": now}},
         return_document=ReturnDocument.AFTER)
     return _maybe(doc)
-
-
-# GET /users: the sorts a client may ask for. Each ends in a unique key so that equal values
-# still page stably (no user skipped or shown twice); emails are unique on their own.
-LISTING_SORTS: dict[str, list[tuple[str, int]]] = {
-    "createdAt": [("createdAt", ASCENDING), ("_id", ASCENDING)],
-    "-createdAt": [("createdAt", DESCENDING), ("_id", DESCENDING)],
-    "email": [("email", ASCENDING)],
-    "-email": [("email", DESCENDING)],
-    "lastName": [("lastName", ASCENDING), ("firstName", ASCENDING), ("_id", ASCENDING)],
-    "-lastName": [("lastName", DESCENDING), ("firstName", DESCENDING), ("_id", DESCENDING)],
-    "firstName": [("firstName", ASCENDING), ("lastName", ASCENDING), ("_id", ASCENDING)],
-    "-firstName": [("firstName", DESCENDING), ("lastName", DESCENDING), ("_id", DESCENDING)],
-}
-SEARCH_FIELDS = ("firstName", "lastName", "email")
-MAX_SEARCH_TERMS = 5
-# The listing never needs secrets: leave hashes and tokens in the database.
-_LISTING_PROJECTION = {"password": 0, "emailVerificationToken": 0, "passwordResetToken": 0,
-                       "activeSessions": 0}
-
-
-def listing_filter(*, role: str | None = None, is_active: bool | None = None,
-                   search: str | None = None) -> dict[str, Any]:
-    """The query of an admin listing. Every whitespace-separated search term must occur
-    (case-insensitively, as plain text: re.escape'd, never a client's regex) in the first
-    name, last name or email."""
-    query: dict[str, Any] = {}
-    if role is not None:
-        query["role"] = role
-    if is_active is not None:
-        query["isActive"] = is_active
-    terms = (search or "").split()[:MAX_SEARCH_TERMS]
-    if terms:
-        query["$and"] = [
-            {"$or": [{name: {"$regex": re.escape(term), "$options": "i"}}
-                     for name in SEARCH_FIELDS]}
-            for term in terms]
-    return query
-
-
-async def list_page(db: Any, query: dict[str, Any], sort: str, skip: int,
-                    limit: int) -> tuple[list[User], int]:
-    """One page of users matching `query` in the LISTING_SORTS order `sort`, and the total
-    number of matches. The page and the count run concurrently."""
-    order = LISTING_SORTS[sort]
-    cursor = db[COLLECTION].find(query, _LISTING_PROJECTION, sort=order, skip=skip,
-                                 limit=limit)
-    # An unfiltered count reads the collection's metadata instead of scanning every user.
-    counting = (db[COLLECTION].count_documents(query) if query
-                else db[COLLECTION].estimated_document_count())
-    docs, total = await asyncio.gather(cursor.to_list(length=limit), counting)
-    return [User.from_doc(doc) for doc in docs], int(total)
 
 
 async def update_fields(db: Any, user_id: str, fields: Mapping[str, Any],

@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from handlers.schemas.fields import DateOfBirth, Email, Name, Password, PhoneNumber
-from models.users import LISTING_SORTS, ROLES
+from models.user_listing import LISTING_SORTS
+from models.users import ROLES
 
 PICTURE_MESSAGE = "Profile picture must be an http(s) URL of a jpg, jpeg, png or gif image"
 _PICTURE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif")

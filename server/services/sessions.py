@@ -19,7 +19,7 @@ from typing import Any
 
 from bson import ObjectId
 
-from models import sessions, users
+from models import sessions, user_sessions, users
 from models.sessions import Session
 from models.users import User
 from server.core.config import Config
@@ -57,13 +57,13 @@ async def start_session(db: Any, config: Config, user_id: str, now: datetime, *,
                         new_hash: str | None = None, attempt: str | None = None,
                         audit: Audit | None = None) -> Started:
     """Create a session and register it on the user, dropping the oldest beyond
-    security.max_sessions. `login`/`new_hash`/`attempt` are passed to users.add_session.
+    security.max_sessions. `login`/`new_hash`/`attempt` are passed to user_sessions.add_session.
     Raises InvalidRefreshToken when the user vanished meanwhile (deleted by an admin)."""
     sid, token = new_refresh_token()
     # Listed on the user first, stored second: a worker that dies in between leaves an id
     # that no token was issued for (it just takes a place in the list), never a document
     # beyond the cap.
-    added = await users.add_session(db, user_id, sid, config.security.max_sessions, now,
+    added = await user_sessions.add_session(db, user_id, sid, config.security.max_sessions, now,
                                     login=login, new_hash=new_hash, attempt=attempt)
     if added is None:
         raise InvalidRefreshToken()
@@ -147,7 +147,7 @@ async def end_sessions(db: Any, user_id: str, session_ids: list[str] | None = No
                        keep: str | None = None) -> None:
     """End sessions of a user: the given ids, or every one (except `keep`). Their access
     tokens are refused from the next request and their refresh tokens are deleted."""
-    await users.remove_sessions(db, user_id, session_ids, keep=keep)
+    await user_sessions.remove_sessions(db, user_id, session_ids, keep=keep)
     await sessions.delete_sessions(db, user_id, session_ids,
                                    keep=[keep] if keep is not None else None)
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from models import sessions, users
+from models import sessions, user_listing, users
 from models.users import User
 from server.core.config import Config
 from server.core.errors import (
@@ -56,8 +56,8 @@ async def get_user(db: Any, user_id: str) -> User:
 async def list_users(db: Any, *, page: int, limit: int, sort: str, role: str | None = None,
                      is_active: bool | None = None, search: str | None = None) -> Page:
     """A page of users (validated query: sort is a LISTING_SORTS key) with totals."""
-    query = users.listing_filter(role=role, is_active=is_active, search=search)
-    found, total = await users.list_page(db, query, sort, (page - 1) * limit, limit)
+    query = user_listing.listing_filter(role=role, is_active=is_active, search=search)
+    found, total = await user_listing.list_page(db, query, sort, (page - 1) * limit, limit)
     return Page(found, page, limit, total)
 
 

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from models.users import LISTING_SORTS, new_user_doc
+from models.user_listing import LISTING_SORTS
+from models.users import new_user_doc
 from server.core.clock import utcnow
 from tests.handlers._auth import PASSWORD, db_of
 from tests.handlers._users import PUBLIC_KEYS, Person, call, person_of

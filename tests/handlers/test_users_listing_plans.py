@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from models.users import LISTING_SORTS, listing_filter, new_user_doc
+from models.user_listing import LISTING_SORTS, listing_filter
+from models.users import new_user_doc
 from server.core.clock import utcnow
 from tests.handlers._auth import db_of
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from models import users
+from models import user_sessions, users
 from models.attempts import Attempts
 from server.core.clock import utcnow
 from server.core.config import SecurityConfig
@@ -68,7 +68,7 @@ class TestDocument:
 class TestFindBySession:
     async def test_only_a_live_session_of_an_active_user(self, db: Any) -> None:
         user = await new_user(db)
-        await users.add_session(db, user.id, "s1", 5, NOW)
+        await user_sessions.add_session(db, user.id, "s1", 5, NOW)
         assert (await users.find_by_session(db, user.id, "s1")) is not None
         assert await users.find_by_session(db, user.id, "s2") is None
         assert await users.find_by_session(db, "bad", "s1") is None
@@ -152,7 +152,7 @@ class TestSessions:
         user = await new_user(db)
         serials = []
         for n in range(7):
-            added = await users.add_session(db, user.id, f"s{n}", 5, NOW)
+            added = await user_sessions.add_session(db, user.id, f"s{n}", 5, NOW)
             assert added is not None
             serials.append(added.serial)
         assert added.user.active_sessions == ("s2", "s3", "s4", "s5", "s6")
@@ -165,7 +165,7 @@ class TestSessions:
         # The serial picks the session document's slot (models/sessions.py): two sessions
         # with one serial would fight over a slot, and the list's order is the serials'.
         user = await new_user(db)
-        results = await asyncio.gather(*(users.add_session(db, user.id, f"s{n}", 3, NOW)
+        results = await asyncio.gather(*(user_sessions.add_session(db, user.id, f"s{n}", 3, NOW)
                                          for n in range(8)))
         serial_of = {f"s{n}": r.serial for n, r in enumerate(results) if r}
         assert sorted(serial_of.values()) == list(range(8))
@@ -177,8 +177,8 @@ class TestSessions:
     async def test_login_resets_counters_and_upgrades_the_hash(self, db: Any) -> None:
         user = await new_user(db)
         await reserve(db, "a")
-        added = await users.add_session(db, user.id, "s1", 5, NOW, login=True, new_hash="new",
-                                        attempt="a")
+        added = await user_sessions.add_session(db, user.id, "s1", 5, NOW, login=True,
+                                                new_hash="new", attempt="a")
         assert added is not None
         after = added.user
         assert (after.login_attempts, after.password_hash) == (0, "new")
@@ -191,12 +191,12 @@ class TestSessions:
     async def test_remove_sessions(self, db: Any) -> None:
         user = await new_user(db)
         for sid in ("a", "b", "c"):
-            await users.add_session(db, user.id, sid, 5, NOW)
-        await users.remove_sessions(db, user.id, ["a"])
+            await user_sessions.add_session(db, user.id, sid, 5, NOW)
+        await user_sessions.remove_sessions(db, user.id, ["a"])
         assert (await users.find_by_id(db, user.id)).active_sessions == ("b", "c")  # type: ignore[union-attr]
-        await users.remove_sessions(db, user.id, keep="c")
+        await user_sessions.remove_sessions(db, user.id, keep="c")
         assert (await users.find_by_id(db, user.id)).active_sessions == ("c",)  # type: ignore[union-attr]
-        await users.remove_sessions(db, user.id)
+        await user_sessions.remove_sessions(db, user.id)
         assert (await users.find_by_id(db, user.id)).active_sessions == ()  # type: ignore[union-attr]
 
 
@@ -212,7 +212,7 @@ class TestTokens:
 
     async def test_reset_sets_password_clears_lock_and_sessions(self, db: Any) -> None:
         user = await new_user(db)
-        await users.add_session(db, user.id, "s1", 5, NOW)
+        await user_sessions.add_session(db, user.id, "s1", 5, NOW)
         await db.users.update_one({}, {"$set": {"lockUntil": NOW + timedelta(hours=1),
                                                 "loginAttempts": 5}})
         assert await users.set_reset_token(db, "nobody@example.com", "r", NOW) is None

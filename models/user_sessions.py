@@ -1,0 +1,60 @@
+"""The live-session list on a user document: add a session under the cap (numbered, so its
+slot in the sessions collection is known), remove sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+
+from models.users import COLLECTION, User, object_id
+
+
+@dataclass(frozen=True, slots=True)
+class SessionAdded:
+    user: User  # as it is after the update
+    serial: int  # how many sessions the user started before this one
+
+
+async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
+                      now: datetime, *, login: bool = False, new_hash: str | None = None,
+                      attempt: str | None = None) -> SessionAdded | None:
+    """Register a live session, keeping the newest `max_sessions`, and number it. With
+    `login`, also reset the failure count, settle the login `attempt` and stamp lastLogin;
+    `new_hash` upgrades the stored password hash. None when the user does not exist."""
+    changes: dict[str, Any] = {}
+    if login:
+        changes = {"loginAttempts": 0, "lockUntil": None, "lastLogin": now}
+        if new_hash:
+            changes["password"] = new_hash
+    update: dict[str, Any] = {
+        "$push": {"activeSessions": {"$each": [session_id], "$slice": -max_sessions}},
+        "$inc": {"sessionSerial": 1}}
+    if changes:
+        update["$set"] = changes
+    if attempt is not None:
+        update["$pull"] = {"loginPending": {"id": attempt}}
+    # The serial comes from the document AFTER this atomic update: the embedded test database
+    # may return an earlier state as BEFORE under concurrency, but its AFTER is exact.
+    after = await db[COLLECTION].find_one_and_update(
+        {"_id": object_id(user_id)}, update, return_document=ReturnDocument.AFTER)
+    if after is None:
+        return None
+    return SessionAdded(User.from_doc(after), int(after["sessionSerial"]) - 1)
+
+
+async def remove_sessions(db: Any, user_id: str, session_ids: Sequence[str] | None = None,
+                          *, keep: str | None = None) -> None:
+    """Forget live sessions: the given ids, or all of them (but `keep`) when ids is None.
+    Their access tokens are refused from the next request on."""
+    oid = object_id(user_id)
+    if session_ids is not None:
+        update: dict[str, Any] = {"$pull": {"activeSessions": {"$in": list(session_ids)}}}
+    elif keep is not None:
+        update = {"$pull": {"activeSessions": {"$ne": keep}}}
+    else:
+        update = {"$set": {"activeSessions": []}}
+    await db[COLLECTION].update_one({"_id": oid}, update)
