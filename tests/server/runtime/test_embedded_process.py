@@ -72,15 +72,7 @@ class TestEmbeddedDatabase:
             assert not alive(db_pid)
             assert any(data_dir.iterdir())
 
-            db_pid = _run_once(second)
-            with _embedded(db_pid) as client:
-                assert client.gatehouse.proof.find_one({"_id": "kept"}) == {
-                    "_id": "kept",
-                    "value": 42,
-                }
-            second.signal(signal.SIGINT)
-            assert second.wait() == 0
-            assert not alive(db_pid)
+            _restart_finds_the_write(second, signal.SIGINT)
         finally:
             first.close()
             second.close()
@@ -108,18 +100,20 @@ class TestEmbeddedDatabase:
             first.process.wait(10)
             wait_for(lambda: not alive(db_pid), 20, "the database to end with its master")
 
-            db_pid = _run_once(second)
-            with _embedded(db_pid) as client:
-                assert client.gatehouse.proof.find_one({"_id": "kept"}) == {
-                    "_id": "kept",
-                    "value": 42,
-                }
-            second.signal(signal.SIGTERM)
-            assert second.wait() == 0
-            assert not alive(db_pid)
+            _restart_finds_the_write(second, signal.SIGTERM)
         finally:
             first.close()
             second.close()
+
+
+def _restart_finds_the_write(service: Service, stop: signal.Signals) -> None:
+    """Start `service` on the same data, find the proof document, stop it with `stop`."""
+    db_pid = _run_once(service)
+    with _embedded(db_pid) as client:
+        assert client.gatehouse.proof.find_one({"_id": "kept"}) == {"_id": "kept", "value": 42}
+    service.signal(stop)
+    assert service.wait() == 0
+    assert not alive(db_pid)
 
 
 def _run(tmp_path: Path, *args: str, **sections: Any) -> subprocess.CompletedProcess[str]:
