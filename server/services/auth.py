@@ -180,7 +180,7 @@ async def forgot_password(db: Any, config: Config, mailer: Any, email: str, now:
     the same time either way. The mail is queued first, held until a user stores its token,
     so a worker that dies in between never leaves a stored token without its mail."""
     deadline = asyncio.get_running_loop().time() + FORGOT_MIN_SECONDS
-    token, email = new_token(), email.strip().lower()
+    token = new_token()  # `email` is canonical already (the Email field)
     mail_id = await mailer.send(reset_email(config, email, token),
                                 guard=Guard(users.RESET_TOKEN, token_hash(token)))
     user = await users.set_reset_token(db, email, token_hash(token), now + RESET_TTL)
