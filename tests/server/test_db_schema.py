@@ -132,8 +132,11 @@ class TestLease:
         slow = asyncio.create_task(prepare_schema(handles(), plan, holder="slow"))
         await held_by(handles(), "slow")
         waiter = await prepare_schema(handles(), plan, holder="waiter")
-        assert slow.done()
-        assert ((await slow).migrations, waiter.migrations) == (("count 1",), ())
+        # The waiter returns once the holder's work is recorded and its lease released; the
+        # holder's own task may still be reading the release's reply, so it is awaited.
+        assert await runs(handles()) == {1: 1}
+        done = await asyncio.wait_for(slow, 5)
+        assert (done.migrations, waiter.migrations) == (("count 1",), ())
         assert await runs(handles()) == {1: 1}
 
     async def test_a_holder_keeps_a_short_lease_alive_through_a_long_migration(
