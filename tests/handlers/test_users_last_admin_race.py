@@ -58,7 +58,12 @@ class TestLastAdminRace:
                 for method, path, body in [request(me, them)]))
             seen = sorted(outcome(answer) for answer in answers)
             assert await active_admins(client) == 1, (trial, seen)
-            assert seen == [(200, None), LAST_ADMIN], (trial, seen)
+            # Exactly one removal passes. The other is refused by the last-admin rule, or, when
+            # load serialised the two requests, by what the first did to its sender (demoted:
+            # 403; deactivated or deleted: its token is dead, 401).
+            assert seen[0] == (200, None), (trial, seen)
+            assert seen[1] in (LAST_ADMIN, (403, "FORBIDDEN"), (401, "INVALID_TOKEN")), (
+                trial, seen)
 
     async def test_three_admins_all_leaving_at_once_leave_one(
             self, client: TestClient) -> None:  # type: ignore[type-arg]
