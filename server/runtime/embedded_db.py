@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -37,8 +38,27 @@ class EmbeddedDbError(RuntimeError):
     """The embedded database could not be found or did not come up."""
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default range starts here
+
+
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+    """A loopback port nothing listens on, chosen below the kernel's ephemeral range: a port
+    from inside it (what binding port 0 returns) can be handed to some outgoing connection
+    between this check and the caller's bind ("Address already in use", seen in the suite)."""
+    high = _ephemeral_low() - 1
+    for _ in range(200):
+        port = secrets.randbelow(high - 10000) + 10000
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:  # all taken: any port
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
