@@ -197,9 +197,15 @@ class Mailer:
         return attempts
 
     async def _run(self) -> None:
+        task = asyncio.current_task()
         if self._ready is not None:
             await self._ready.wait()
         while True:
+            # Python 3.11's wait_for (aiosmtplib reads replies with it) can swallow a
+            # cancellation that lands as a reply arrives; it stays counted on the task:
+            # honour it here, or stop() (and a worker's shutdown) waits forever.
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             # Cleared before draining: a send() during the drain sets it again, so no wake-up
             # is lost and the loop goes straight round.
             self._wake.clear()
