@@ -58,11 +58,7 @@ class TestEmbeddedDatabase:
         self, tmp_path: Path
     ) -> None:
         data_dir = tmp_path / "data" / "db"
-        config = write_config(
-            tmp_path / "embedded.yaml",
-            mongodb={"uri": "", "database": "gatehouse", "data_dir": str(data_dir)},
-        )
-        first, second = Service(tmp_path, config), Service(tmp_path, config)
+        first, second = _two_services_on(tmp_path, data_dir)
         try:
             db_pid = _run_once(first)
             with _embedded(db_pid) as client:
@@ -77,17 +73,12 @@ class TestEmbeddedDatabase:
             first.close()
             second.close()
 
-
     @pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux-only")
     def test_kill_9_of_the_master_ends_the_database_and_keeps_its_writes(
         self, tmp_path: Path
     ) -> None:
         data_dir = tmp_path / "data" / "db"
-        config = write_config(
-            tmp_path / "embedded.yaml",
-            mongodb={"uri": "", "database": "gatehouse", "data_dir": str(data_dir)},
-        )
-        first, second = Service(tmp_path, config), Service(tmp_path, config)
+        first, second = _two_services_on(tmp_path, data_dir)
         try:
             with _sigterm_blocked():
                 db_pid = _run_once(first)
@@ -104,6 +95,15 @@ class TestEmbeddedDatabase:
         finally:
             first.close()
             second.close()
+
+
+def _two_services_on(tmp_path: Path, data_dir: Path) -> tuple[Service, Service]:
+    """Two services (run one after the other) on one embedded database directory."""
+    config = write_config(
+        tmp_path / "embedded.yaml",
+        mongodb={"uri": "", "database": "gatehouse", "data_dir": str(data_dir)},
+    )
+    return Service(tmp_path, config), Service(tmp_path, config)
 
 
 def _restart_finds_the_write(service: Service, stop: signal.Signals) -> None:
