@@ -110,7 +110,8 @@ class AuthHandler:
     @same_origin_only
     async def login(self, request: web.Request) -> web.Response:
         app, data = request.app, request[DATA]
-        started = await auth.login(app[DB], app[CONFIG], data["email"], data["password"],
+        started = await auth.login(app[DB], app[CONFIG], app[MAILER], data["email"],
+                                   data["password"],
                                    # The live clock, not NOW: a login may wait for a slot.
                                    app[CLOCK], **_client(request))
         return _signed_in(request, started, "Login successful")
@@ -188,11 +189,14 @@ class AuthHandler:
                                       request[AUDIT], reason="revoked")
         return respond(request, message="Session ended")
 
-    @docs(tags=["auth"], summary="Verify an email address with the mailed token")
+    @docs(tags=["auth"], summary="Verify an email address with the mailed token",
+          description="The same link confirms an email change: the pending address becomes "
+                      "the sign-in email. If another account took that address meanwhile, "
+                      "the change is dropped (409).")
     @match_info_schema(TokenPathSchema)
     @success(out.MessageResponseSchema, description="Verified (the link is single use)",
              example=out.message_example("Email verified successfully"))
-    @errors(InvalidVerificationToken)
+    @errors(InvalidVerificationToken, EmailTaken)
     async def verify_email(self, request: web.Request) -> web.Response:
         app = request.app
         await auth.verify_email(app[DB], request[DATA]["token"], request[NOW],
@@ -231,6 +235,6 @@ class AuthHandler:
     @errors(InvalidResetToken)
     async def reset_password(self, request: web.Request) -> web.Response:
         app, data = request.app, request[DATA]
-        await auth.reset_password(app[DB], app[CONFIG], data["token"], data["password"],
-                                  request[NOW], request[AUDIT])
+        await auth.reset_password(app[DB], app[CONFIG], app[MAILER], data["token"],
+                                  data["password"], request[NOW], request[AUDIT])
         return respond(request, message="Password reset successfully")

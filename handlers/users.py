@@ -18,6 +18,7 @@ from handlers.schemas import responses as out
 from handlers.schemas.users import (
     AdminUpdateSchema,
     ChangePasswordSchema,
+    DeactivateMeSchema,
     ListUsersQuerySchema,
     ProfileUpdateSchema,
     UserIdPathSchema,
@@ -33,7 +34,7 @@ from server.core.keys import CONFIG, DATA, NOW
 from server.db import DB
 from server.http.request import AUDIT
 from server.mail.sender import MAILER
-from server.services import users
+from server.services import credentials, users
 
 
 class UsersHandler:
@@ -44,20 +45,29 @@ class UsersHandler:
         return respond(request, {"user": ctx.user})
 
     @docs(tags=["users"], summary="Update the signed-in user's profile",
-          description="A new email is unverified until the mailed link is followed.")
+          description="Changing `email` needs `currentPassword` and spends the credential "
+                      "rate-limit budget. The new address becomes `pendingEmail` and turns "
+                      "into the sign-in email only when the link mailed to it is followed "
+                      "(GET /auth/verify-email/{token}); until then the current address "
+                      "still signs in, and it is told of the request at once. An address "
+                      "that belongs to another account gets the same answer (its owner is "
+                      "told instead). Outstanding reset and verification links stop working.")
     @request_schema(ProfileUpdateSchema)
     @success(out.UserResponseSchema, description="The updated user",
              example=out.user_example("Profile updated successfully"))
-    @errors(EmailTaken)
+    @errors(CurrentPasswordIncorrect)
     @requires()
     async def update_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, data = request.app, request[DATA]
         user = await users.update_profile(app[DB], app[CONFIG], app[MAILER], ctx.user,
-                                          data, request[NOW], request[AUDIT])
+                                          ctx.session_id, data, request[NOW],
+                                          request[AUDIT])
         return respond(request, {"user": user}, message="Profile updated successfully")
 
     @docs(tags=["users"], summary="Change the signed-in user's password",
-          description="Every other session of the user ends; this one stays signed in.")
+          description="Every other session of the user ends; this one stays signed in. "
+                      "Outstanding reset and verification links stop working; the account's "
+                      "address gets a notice.")
     @request_schema(ChangePasswordSchema)
     @success(out.MessageResponseSchema, description="Changed; other sessions ended",
              example=out.message_example("Password changed successfully"))
@@ -65,20 +75,24 @@ class UsersHandler:
     @requires()
     async def change_password(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, data = request.app, request[DATA]
-        await users.change_password(app[DB], app[CONFIG], ctx.user, ctx.session_id,
-                                    data["currentPassword"], data["newPassword"],
-                                    request[NOW], request[AUDIT])
+        await credentials.change_password(app[DB], app[CONFIG], app[MAILER], ctx.user,
+                                          ctx.session_id, data["currentPassword"],
+                                          data["newPassword"], request[NOW], request[AUDIT])
         return respond(request, message="Password changed successfully")
 
     @docs(tags=["users"], summary="Deactivate the signed-in user's account",
-          description="Every session ends; signing in then answers 403.")
+          description="Needs `currentPassword` in a JSON body. Every session ends; signing "
+                      "in then answers 403.")
+    @request_schema(DeactivateMeSchema)
     @success(out.MessageResponseSchema, description="Deactivated; sessions ended",
              example=out.message_example("Account deactivated successfully"))
-    @errors(LastAdmin)
+    @errors(CurrentPasswordIncorrect, LastAdmin)
     @requires()
     async def deactivate_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app = request.app
-        await users.deactivate_self(app[DB], ctx.user, request[NOW], request[AUDIT])
+        await users.deactivate_self(app[DB], app[CONFIG], ctx.user,
+                                    request[DATA]["currentPassword"], request[NOW],
+                                    request[AUDIT])
         return respond(request, message="Account deactivated successfully")
 
     @docs(tags=["users"], summary="List users (admin, moderator)",

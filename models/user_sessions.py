@@ -10,6 +10,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
+from models.user_credentials import BUMP_VERSION, at_version
 from models.users import COLLECTION, User, object_id
 
 
@@ -21,10 +22,13 @@ class SessionAdded:
 
 async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
                       now: datetime, *, login: bool = False, new_hash: str | None = None,
-                      attempt: str | None = None) -> SessionAdded | None:
+                      attempt: str | None = None,
+                      version: int | None = None) -> SessionAdded | None:
     """Register a live session, keeping the newest `max_sessions`, and number it. With
     `login`, also reset the failure count, settle the login `attempt` and stamp lastLogin;
-    `new_hash` upgrades the stored password hash. None when the user does not exist."""
+    `new_hash` upgrades the stored password hash. With `version`, only while the user's
+    credentialVersion is still that one (models/user_credentials.py). None when the user
+    does not exist or its credentials changed since `version` was read."""
     changes: dict[str, Any] = {}
     if login:
         changes = {"loginAttempts": 0, "lockUntil": None, "lastLogin": now}
@@ -39,8 +43,11 @@ async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
         update["$pull"] = {"loginPending": {"id": attempt}}
     # The serial comes from the document AFTER this atomic update: the embedded test database
     # may return an earlier state as BEFORE under concurrency, but its AFTER is exact.
+    query: dict[str, Any] = {"_id": object_id(user_id)}
+    if version is not None:
+        query["credentialVersion"] = at_version(version)
     after = await db[COLLECTION].find_one_and_update(
-        {"_id": object_id(user_id)}, update, return_document=ReturnDocument.AFTER)
+        query, update, return_document=ReturnDocument.AFTER)
     if after is None:
         return None
     return SessionAdded(User.from_doc(after), int(after["sessionSerial"]) - 1)
@@ -49,12 +56,13 @@ async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
 async def remove_sessions(db: Any, user_id: str, session_ids: Sequence[str] | None = None,
                           *, keep: str | None = None) -> None:
     """Forget live sessions: the given ids, or all of them (but `keep`) when ids is None.
-    Their access tokens are refused from the next request on."""
+    Their access tokens are refused from the next request on. Ending all of them also
+    bumps credentialVersion, so a login or refresh in flight cannot add a session after."""
     oid = object_id(user_id)
     if session_ids is not None:
         update: dict[str, Any] = {"$pull": {"activeSessions": {"$in": list(session_ids)}}}
     elif keep is not None:
-        update = {"$pull": {"activeSessions": {"$ne": keep}}}
+        update = {"$pull": {"activeSessions": {"$ne": keep}}, "$inc": BUMP_VERSION}
     else:
-        update = {"$set": {"activeSessions": []}}
+        update = {"$set": {"activeSessions": []}, "$inc": BUMP_VERSION}
     await db[COLLECTION].update_one({"_id": oid}, update)

@@ -3,6 +3,7 @@
 A user document also lists the ids of its live sessions (`activeSessions`, newest last,
 capped at security.max_sessions), so authenticating a request is ONE indexed find_one by
 `_id` that both proves the session is live and loads the user (see find_by_session).
+`credentialVersion`: see models/user_credentials.py.
 `sessionSerial` counts the sessions ever started: the n-th one (from 0) stores its document
 in slot n % max_sessions (models/sessions.py), the slot of the session its start pushed out.
 """
@@ -28,6 +29,7 @@ from server.core.errors import EmailTaken
 COLLECTION = "users"
 # The fields holding a mailed link's token hash (an outbox guard names one of them).
 VERIFICATION_TOKEN, RESET_TOKEN = "emailVerificationToken", "passwordResetToken"
+PENDING_EMAIL_TOKEN = "pendingEmailToken"  # noqa: S105 - a field name (email change link)
 ROLES = ("user", "admin", "moderator")
 DEFAULT_PREFERENCES: dict[str, Any] = {"theme": "light", "notifications": True, "language": "en"}
 
@@ -42,6 +44,8 @@ INDEXES = [
                partialFilterExpression={"emailVerificationToken": {"$type": "string"}}),
     IndexModel([("passwordResetToken", ASCENDING)], name="reset_token",
                partialFilterExpression={"passwordResetToken": {"$type": "string"}}),
+    IndexModel([("pendingEmailToken", ASCENDING)], name="pending_email_token",
+               partialFilterExpression={"pendingEmailToken": {"$type": "string"}}),
     # Admin listing (GET /users): one index per whitelisted sort (LISTING_SORTS), each ending
     # in _id so equal keys still page stably; MongoDB walks them backwards for `-field`.
     IndexModel([("createdAt", DESCENDING), ("_id", DESCENDING)], name="list_created_at"),
@@ -74,6 +78,8 @@ class User:
     lock_until: datetime | None = None
     preferences: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_PREFERENCES))
     active_sessions: tuple[str, ...] = ()
+    credential_version: int = 0
+    pending_email: str | None = None  # asked for, not confirmed: never a sign-in identity
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -90,6 +96,8 @@ class User:
             login_attempts=doc.get("loginAttempts", 0), lock_until=doc.get("lockUntil"),
             preferences={**DEFAULT_PREFERENCES, **(doc.get("preferences") or {})},
             active_sessions=tuple(doc.get("activeSessions") or ()),
+            credential_version=doc.get("credentialVersion") or 0,
+            pending_email=doc.get("pendingEmail"),
             created_at=doc.get("createdAt"), updated_at=doc.get("updatedAt"),
         )
 
@@ -132,8 +140,10 @@ def new_user_doc(*, first_name: str, last_name: str, email: str, password_hash: 
         "loginAttempts": 0, "lockUntil": None, "loginPending": [], "loginFailedAt": None,
         "emailVerificationToken": None,
         "emailVerificationExpires": None, "passwordResetToken": None,
-        "passwordResetExpires": None, "preferences": dict(DEFAULT_PREFERENCES),
-        "activeSessions": [], "sessionSerial": 0, "createdAt": now, "updatedAt": now,
+        "passwordResetExpires": None, "pendingEmail": None, "pendingEmailToken": None,
+        "pendingEmailExpires": None, "preferences": dict(DEFAULT_PREFERENCES),
+        "activeSessions": [], "sessionSerial": 0, "credentialVersion": 0,
+        "createdAt": now, "updatedAt": now,
     }
     if first_session is not None:
         doc.update(activeSessions=[first_session], sessionSerial=1)
@@ -200,8 +210,8 @@ async def release_login_attempt(db: Any, email: str, attempt: str, *,
 
 
 async def holds_token(db: Any, field_name: str, token_hash: str) -> bool:
-    """Whether some user's `field_name` (VERIFICATION_TOKEN or RESET_TOKEN) holds this hash."""
-    if field_name not in (VERIFICATION_TOKEN, RESET_TOKEN):
+    """Whether some user's `field_name` (a *_TOKEN field above) holds this hash."""
+    if field_name not in (VERIFICATION_TOKEN, RESET_TOKEN, PENDING_EMAIL_TOKEN):
         return False
     doc = await db[COLLECTION].find_one({field_name: token_hash}, {"_id": 1})
     return doc is not None
@@ -236,19 +246,6 @@ async def set_reset_token(db: Any, email: str, token_hash: str,
     return _maybe(doc)
 
 
-async def reset_password(db: Any, token_hash: str, password_hash: str,
-                         now: datetime) -> User | None:
-    """Set a new password for the owner of a live reset token, burn the token, clear the lock
-    and forget every session, in one atomic update. None when the token is unknown/expired."""
-    doc = await db[COLLECTION].find_one_and_update(
-        {"passwordResetToken": token_hash, "passwordResetExpires": {"$gt": now}},
-        {"$set": {"password": password_hash, "passwordResetToken": None,
-                  "passwordResetExpires": None, "loginAttempts": 0, "lockUntil": None,
-                  "activeSessions": [], "updatedAt": now}},
-        return_document=ReturnDocument.AFTER)
-    return _maybe(doc)
-
-
 async def update_fields(db: Any, user_id: str, fields: Mapping[str, Any],
                         now: datetime) -> User | None:
     """Set already-validated fields (document names; dotted paths allowed) and stamp
@@ -260,16 +257,6 @@ async def update_fields(db: Any, user_id: str, fields: Mapping[str, Any],
     except DuplicateKeyError:
         raise EmailTaken() from None
     return _maybe(doc)
-
-
-async def change_password(db: Any, user_id: str, password_hash: str, keep_session: str,
-                          now: datetime) -> None:
-    """Store a new password hash and forget every session but `keep_session`, in one atomic
-    update: no moment (no crash) leaves the new password with the other sessions alive."""
-    await db[COLLECTION].update_one(
-        {"_id": object_id(user_id)},
-        {"$set": {"password": password_hash, "updatedAt": now},
-         "$pull": {"activeSessions": {"$ne": keep_session}}})
 
 
 async def delete_user(db: Any, user_id: str) -> bool:

@@ -53,6 +53,10 @@ class UserSchema(Schema):
                               metadata={"example": "Ada Lovelace"})
     email = fields.String(required=True, metadata={"format": "email",
                                                    "example": "ada@example.com"})
+    pending_email = fields.String(required=True, allow_none=True, data_key="pendingEmail",
+                                  metadata={"format": "email", "example": None,
+                                            "description": "An email change waiting for its "
+                                            "mailed link; `email` still signs in"})
     role = fields.String(required=True, metadata={"enum": list(ROLES)})
     is_active = fields.Boolean(required=True, data_key="isActive")
     is_email_verified = fields.Boolean(required=True, data_key="isEmailVerified")
@@ -98,7 +102,8 @@ _ACCESS_TOKEN = fields.String(required=True, data_key="accessToken", metadata={
 
 USER_EXAMPLE = {
     "id": EXAMPLE_ID, "firstName": "Ada", "lastName": "Lovelace", "fullName": "Ada Lovelace",
-    "email": "ada@example.com", "role": "user", "isActive": True, "isEmailVerified": True,
+    "email": "ada@example.com", "pendingEmail": None, "role": "user", "isActive": True,
+    "isEmailVerified": True,
     "phoneNumber": None, "dateOfBirth": None, "profilePicture": None,
     "preferences": {"theme": "light", "notifications": True, "language": "en"},
     "lastLogin": EXAMPLE_TIME, "createdAt": EXAMPLE_TIME, "updatedAt": EXAMPLE_TIME,

@@ -56,8 +56,17 @@ class PreferencesSchema(_Strict):
         _LANGUAGE, error="Language must be a language code such as en or pt-BR"))
 
 
-class ProfileUpdateSchema(_Strict):
-    """PATCH /users/me: any of these; role, isActive and password are unknown fields here."""
+def _current_password(*, required: bool = True, description: str | None = None) -> fields.String:
+    # Only compared with the stored hash: no strength rules.
+    metadata = {"format": "password", **({"description": description} if description else {})}
+    return fields.String(
+        required=required, validate=validate.Length(min=1, max=1024),
+        error_messages={"required": "Current password is required",
+                        "invalid": "Current password must be a string"}, metadata=metadata)
+
+
+class _ProfileFieldsSchema(_Strict):
+    """The profile fields a user and an admin may change."""
 
     firstName = Name(label="First name")
     lastName = Name(label="Last name")
@@ -69,7 +78,21 @@ class ProfileUpdateSchema(_Strict):
         "type": "Preferences must be an object"})
 
 
-class AdminUpdateSchema(ProfileUpdateSchema):
+class ProfileUpdateSchema(_ProfileFieldsSchema):
+    """PATCH /users/me: any of these; role, isActive and password are unknown fields here."""
+
+    currentPassword = _current_password(required=False, description=(
+        "Required when `email` changes (a stolen access token alone cannot move the "
+        "account); not checked otherwise"))
+
+
+class DeactivateMeSchema(_Strict):
+    """DELETE /users/me: the account's password, so a stolen access token cannot end it."""
+
+    currentPassword = _current_password()
+
+
+class AdminUpdateSchema(_ProfileFieldsSchema):
     """PATCH /users/{id}: the profile fields plus role and isActive."""
 
     role = fields.String(validate=validate.OneOf(
@@ -79,11 +102,7 @@ class AdminUpdateSchema(ProfileUpdateSchema):
 
 
 class ChangePasswordSchema(_Strict):
-    # The current password is only compared with the stored hash: no strength rules.
-    currentPassword = fields.String(
-        required=True, validate=validate.Length(min=1, max=1024),
-        error_messages={"required": "Current password is required",
-                        "invalid": "Current password must be a string"})
+    currentPassword = _current_password()
     newPassword = Password(required=True)
 
 

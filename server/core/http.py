@@ -62,29 +62,34 @@ class RoutePolicy:
 
 
 class RouteTable:
-    """Every route's policy, by template; filled once by the web layer's route table."""
+    """Every route's policy, by method and template; filled once by the web layer's table.
+    Budgets are per method (`PATCH /users/me` may change the sign-in email and spends the
+    credential budget, `GET /users/me` does not); a template carries a token or not."""
 
     def __init__(self) -> None:
-        self.by_template: dict[str, RoutePolicy] = {}
+        self.by_route: dict[tuple[str, str], RoutePolicy] = {}
+        self.by_template: dict[str, RoutePolicy] = {}  # the first method's, for 404/405
         self.token_routes: list[RoutePolicy] = []
 
-    def add(self, policy: RoutePolicy) -> None:
+    def add(self, policy: RoutePolicy, method: str = "GET") -> None:
         if policy.budget not in (None, CREDENTIAL_BUDGET):
             raise ValueError(f"{policy.template}: unknown budget {policy.budget!r}")
-        known = self.by_template.setdefault(policy.template, policy)
-        if known != policy:
-            raise ValueError(f"{policy.template}: two policies for one path")
-        if policy.token_in_path and policy not in self.token_routes:
+        if self.by_route.setdefault((method, policy.template), policy) != policy:
+            raise ValueError(f"{method} {policy.template}: two policies for one route")
+        first = self.by_template.setdefault(policy.template, policy)
+        if first.token_in_path != policy.token_in_path:
+            raise ValueError(f"{policy.template}: a token in the path for some methods only")
+        if policy.token_in_path and first is policy:
             if TOKEN_VARIABLE not in policy.template:
                 raise ValueError(f"{policy.template}: a token route needs {TOKEN_VARIABLE}")
             self.token_routes.append(policy)
 
-    def find(self, template: str | None, path: str) -> RoutePolicy | None:
-        """The policy of the matched route's `template`; for a request no route matched
-        (404, 405), the route whose path it names, or the token route under whose prefix it
-        falls (`/reset-password/<token>/x`, `//reset-password/<token>`)."""
+    def find(self, template: str | None, path: str, method: str = "GET") -> RoutePolicy | None:
+        """The policy of the matched route (`template` and `method`; HEAD is GET's); for a
+        request no route matched (404, 405), the route whose path it names, or the token
+        route under whose prefix it falls (`/reset-password/<token>/x`)."""
         if template is not None:
-            return self.by_template.get(template)
+            return self.by_route.get(("GET" if method == "HEAD" else method, template))
         found = self.by_template.get(path)
         if found is not None:
             return found

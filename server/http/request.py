@@ -32,7 +32,8 @@ def route_policy(request: web.Request) -> RoutePolicy | None:
     if table is None:
         return None
     template = route_template(request)
-    return table.find(None if template == UNMATCHED else template, request.path)
+    return table.find(None if template == UNMATCHED else template, request.path,
+                      request.method)
 
 
 def log_path(request: web.Request, policy: RoutePolicy | None) -> str:

@@ -1,4 +1,5 @@
-"""The emails the service sends: verification and password reset, as text + HTML parts."""
+"""The emails the service sends, as text + HTML parts: the links that act (verification, reset,
+email change) and the security notices, which never carry a token or a link."""
 
 from __future__ import annotations
 
@@ -47,6 +48,77 @@ def reset_email(config: Config, to: str, token: str) -> OutgoingMail:
     lines = ["We received a request to reset your Gatehouse password.",
              "Open the link below to choose a new password. It expires in 10 minutes."]
     return _compose(to, "Reset your password", lines, link, "Reset password")
+
+
+def email_change_email(config: Config, to: str, token: str) -> OutgoingMail:
+    """The link that makes `to` the account's sign-in email; lives 24 h like a verification
+    link and is followed on the same page (API.md: /verify-email?token=)."""
+    link = _link(config, "verify-email", token)
+    lines = ["Someone asked to use this address for their Gatehouse account.",
+             "Open the link below to confirm it. Until you do, the account keeps signing in "
+             "with its current address. The link expires in 24 hours."]
+    return _compose(to, "Confirm your new email address", lines, link, "Confirm email address")
+
+
+# Security notices: facts only. No token and no link that acts, so a notice forwarded,
+# logged or read by someone else gives them nothing; the way back is the sign-in page.
+_NOT_YOU = ('If this was not you, choose "Forgot password" on the sign-in page to set a new '
+            "password, and contact your administrator.")
+
+
+def _notice(to: str, subject: str, lines: list[str]) -> OutgoingMail:
+    text = "\n\n".join(lines) + "\n"
+    paragraphs = "".join(f"<p>{html.escape(line)}</p>" for line in lines)
+    return OutgoingMail(to=to, subject=subject, text=text,
+                        html=f"<!DOCTYPE html><html><body>{paragraphs}</body></html>")
+
+
+def password_changed_notice(to: str) -> OutgoingMail:
+    """To the account's address after its password was changed while signed in."""
+    return _notice(to, "Your password was changed", [
+        "The password of your Gatehouse account was just changed. Every other session "
+        "was signed out.", _NOT_YOU])
+
+
+def password_reset_notice(to: str) -> OutgoingMail:
+    """To the account's address after its password was set from a reset link."""
+    return _notice(to, "Your password was reset", [
+        "The password of your Gatehouse account was just reset with an emailed link. "
+        "Every session was signed out.", _NOT_YOU])
+
+
+def email_change_requested_notice(to: str, new_email: str) -> OutgoingMail:
+    """To the current address when a change to `new_email` is asked for."""
+    return _notice(to, "A change of your sign-in email was requested", [
+        f"Someone signed in to your Gatehouse account asked to change its email to "
+        f"{new_email}. The account keeps signing in with this address until the new one "
+        "is confirmed.", _NOT_YOU])
+
+
+def email_changed_notice(to: str, new_email: str) -> OutgoingMail:
+    """To the former address when an administrator changed the account's email."""
+    return _notice(to, "Your sign-in email was changed", [
+        f"An administrator changed the email of your Gatehouse account to {new_email}. "
+        "This address no longer signs in.",
+        "If you did not expect this, contact your administrator."])
+
+
+def email_in_use_notice(to: str) -> OutgoingMail:
+    """To the owner of an address another account asked to switch to: the asker gets the
+    same answer as for a free address, and this owner is told instead."""
+    return _notice(to, "Someone tried to use your email address", [
+        "Someone signed in to another Gatehouse account asked to change its email to this "
+        "address. This address already belongs to your account, so nothing was changed.",
+        "You do not need to do anything. If you keep receiving this, contact your "
+        "administrator."])
+
+
+def account_locked_notice(to: str, until: datetime) -> OutgoingMail:
+    """To the account's address when too many wrong passwords locked it until `until`."""
+    stamp = until.strftime("%Y-%m-%d %H:%M UTC")
+    return _notice(to, "Your account was locked", [
+        f"Too many wrong passwords were tried for your Gatehouse account, so signing in "
+        f"is blocked until {stamp}.", _NOT_YOU])
 
 
 def to_mime(mail: OutgoingMail, sender: str, key: str, date: datetime) -> EmailMessage:

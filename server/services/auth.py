@@ -8,18 +8,19 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from models import sessions, users
+from models import sessions, user_credentials, users
 from models.outbox import Guard
 from models.users import User
 from server.core.config import Config
 from server.core.errors import (
     AccountDeactivated,
     AlreadyVerified,
+    BadCredentials,
     EmailTaken,
     InvalidResetToken,
     InvalidVerificationToken,
 )
-from server.mail.messages import reset_email, verification_email
+from server.mail.messages import password_reset_notice, reset_email, verification_email
 from server.observability.audit import Audit
 from server.security import (
     Match,
@@ -106,13 +107,13 @@ async def _undo_register(db: Any, mailer: Any, user_id: str, mail_id: str) -> No
         await sessions.delete_sessions(db, user_id)
 
 
-async def login(db: Any, config: Config, email: str, password: str, clock: Clock, *,
-                user_agent: str | None, ip: str | None, audit: Audit) -> Started:
+async def login(db: Any, config: Config, mailer: Any, email: str, password: str,
+                clock: Clock, *, user_agent: str | None, ip: str | None, audit: Audit) -> Started:
     """Check credentials under the lockout rules (server/services/lockout.py) and start a
     session. Raises BadCredentials, AccountLocked (423 + Retry-After), AccountDeactivated,
     or ServiceUnavailable when no attempt slot frees within a lease."""
     attempt = secrets.token_hex(8)
-    account = lockout.AccountLedger(db, email, attempt, config.security)
+    account = lockout.AccountLedger(db, email, attempt, config.security, mailer)
     async with lockout.released_if_dead(account):
         if await lockout.take_slot(account, clock, config, audit) and account.user:
             return await _sign_in(db, config, account, account.user, password, clock,
@@ -137,21 +138,37 @@ async def _sign_in(db: Any, config: Config, account: lockout.AccountLedger, user
     # A hash made before passwords were NFC-normalised, or with another cost, is replaced.
     if matched is Match.RAW or needs_rehash(user.password_hash, sec.bcrypt_rounds):
         upgraded = await hash_password(password, sec.bcrypt_rounds)
+    # `user` was read (with its credentialVersion) before bcrypt: the session is added only if
+    # no reset, password change, deactivation or logout-all committed since (issue 13 #2).
     # Adding the session also settles the attempt: the count restarts at 0, the slot frees.
-    started = await start_session(db, config, user.id, clock(), user_agent=user_agent, ip=ip,
-                                  login=True, attempt=account.attempt, new_hash=upgraded,
-                                  audit=audit)
+    try:
+        started = await start_session(db, config, user.id, clock(), user_agent=user_agent,
+                                      ip=ip, login=True, attempt=account.attempt,
+                                      new_hash=upgraded, version=user.credential_version,
+                                      audit=audit)
+    except BadCredentials:
+        # That change wins; this attempt is given back uncounted (it guessed nothing wrong).
+        await account.release()
+        lockout.failed(audit, user.id, "credentials_changed")
+        raise
     audit.event("login_succeeded", metric="login_ok", userId=user.id,
                 sessionId=started.session_id)
     return started
 
 
 async def verify_email(db: Any, token: str, now: datetime, audit: Audit) -> User:
-    """Mark the token's owner verified (single use). Raises InvalidVerificationToken."""
-    user = await users.verify_email(db, token_hash(token), now)
+    """Follow a mailed verification link (single use): verify the current address, or switch
+    the sign-in email to a pending one. Raises InvalidVerificationToken, or EmailTaken when
+    the pending address was registered meanwhile (the change is dropped)."""
+    hashed = token_hash(token)
+    user = await users.verify_email(db, hashed, now)
+    if user is not None:
+        audit.event("email_verified", userId=user.id)
+        return user
+    user = await user_credentials.confirm_email_change(db, hashed, now)
     if user is None:
         raise InvalidVerificationToken()
-    audit.event("email_verified", userId=user.id)
+    audit.event("email_changed", userId=user.id)
     return user
 
 
@@ -194,17 +211,18 @@ async def forgot_password(db: Any, config: Config, mailer: Any, email: str, now:
     await asyncio.sleep(max(0.0, deadline - asyncio.get_running_loop().time()))
 
 
-async def reset_password(db: Any, config: Config, token: str, password: str, now: datetime,
-                         audit: Audit) -> User:
-    """Set a new password from a reset link (single use), end every session, clear the lock.
-    Raises InvalidResetToken."""
+async def reset_password(db: Any, config: Config, mailer: Any, token: str, password: str,
+                         now: datetime, audit: Audit) -> User:
+    """Set a new password from a reset link (single use), end every session, clear the lock,
+    drop a pending email change, mail the owner a notice. Raises InvalidResetToken."""
     new_hash = await hash_password(password, config.security.bcrypt_rounds)
-    user = await users.reset_password(db, token_hash(token), new_hash, now)
+    user = await user_credentials.reset_password(db, token_hash(token), new_hash, now)
     if user is None:
         raise InvalidResetToken()
     # The update above already emptied the user's session list (every token is refused from
-    # now on); what is left is deleting the documents.
+    # now on) and bumped its version; what is left is deleting the documents.
     await sessions.delete_sessions(db, user.id)
+    await mailer.send(password_reset_notice(user.email))
     audit.event("password_reset", userId=user.id)
     audit.event("session_ended", userId=user.id, all=True, reason="password_reset")
     return user

@@ -22,6 +22,7 @@ from models.users import User
 from server.core.config import Config, SecurityConfig
 from server.core.emails import canonical_email
 from server.core.errors import AccountLocked, AppError, BadCredentials, ServiceUnavailable
+from server.mail.messages import account_locked_notice
 from server.observability.audit import Audit
 from server.security import Match, address_digest, match_password
 
@@ -42,6 +43,7 @@ class Ledger(Protocol):
     async def reserve(self, now: datetime) -> Attempts | None: ...
     async def fail(self, now: datetime) -> Attempts: ...
     async def release(self) -> None: ...
+    async def locked(self, until: datetime) -> None: ...  # this attempt set the lock
 
 
 @dataclass(slots=True)
@@ -52,6 +54,7 @@ class AccountLedger:
     email: str
     attempt: str
     rules: SecurityConfig
+    mailer: Any = None  # tells the owner of a locked account
     user: User | None = None
 
     @property
@@ -73,6 +76,10 @@ class AccountLedger:
     async def release(self) -> None:
         # By email: a request that died inside `reserve` may hold a slot without the user.
         await users.release_login_attempt(self.db, self.email, self.attempt)
+
+    async def locked(self, until: datetime) -> None:
+        if self.mailer is not None and self.user is not None:
+            await self.mailer.send(account_locked_notice(self.user.email, until))
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +105,9 @@ class AddressLedger:
 
     async def release(self) -> None:
         await login_failures.release(self.db, self.key, self.attempt)
+
+    async def locked(self, until: datetime) -> None:
+        pass  # nobody to tell
 
 
 @contextlib.asynccontextmanager
@@ -166,6 +176,8 @@ async def check_password(ledger: Ledger, password: str, hashed: str | None, cloc
         audit.event("account_locked", metric="lockout", level=logging.WARNING,
                     userId=ledger.user_id, known=ledger.user_id is not None,
                     until=state.lock_until.isoformat() if state.lock_until else None)
+        if state.lock_until is not None:
+            await ledger.locked(state.lock_until)
     failed(audit, ledger.user_id, reason)
     raise BadCredentials()
 

@@ -25,6 +25,7 @@ from models.users import User
 from server.core.config import Config
 from server.core.errors import (
     AccountDeactivated,
+    BadCredentials,
     InvalidRefreshToken,
     SessionNotFound,
 )
@@ -55,17 +56,22 @@ def new_refresh_token() -> tuple[str, str]:
 async def start_session(db: Any, config: Config, user_id: str, now: datetime, *,
                         user_agent: str | None, ip: str | None, login: bool = False,
                         new_hash: str | None = None, attempt: str | None = None,
-                        audit: Audit | None = None) -> Started:
+                        version: int | None = None, audit: Audit | None = None) -> Started:
     """Create a session and register it on the user, dropping the oldest beyond
-    security.max_sessions. `login`/`new_hash`/`attempt` are passed to user_sessions.add_session.
-    Raises InvalidRefreshToken when the user vanished meanwhile (deleted by an admin)."""
+    security.max_sessions; with `version`, only while the user's credentials are still the
+    ones read then. `login`/`new_hash`/`attempt`/`version` are passed to
+    user_sessions.add_session. Raises BadCredentials for a login (InvalidRefreshToken
+    otherwise) when the user vanished or its credentials changed meanwhile."""
     sid, token = new_refresh_token()
     # Listed on the user first, stored second: a worker that dies in between leaves an id
     # that no token was issued for (it just takes a place in the list), never a document
     # beyond the cap.
-    added = await user_sessions.add_session(db, user_id, sid, config.security.max_sessions, now,
-                                    login=login, new_hash=new_hash, attempt=attempt)
+    added = await user_sessions.add_session(db, user_id, sid, config.security.max_sessions,
+                                            now, login=login, new_hash=new_hash,
+                                            attempt=attempt, version=version)
     if added is None:
+        if login:
+            raise BadCredentials()
         raise InvalidRefreshToken()
     await store_session(db, config, user_id, sid, token, added.serial, now,
                         user_agent=user_agent, ip=ip, audit=audit)

@@ -1,4 +1,5 @@
-"""User flows: profile and email change, password change, deactivation, admin management.
+"""User flows: profile changes, deactivation, admin management (the password and the user's
+own email change are in server/services/credentials.py).
 
 The last-admin rule (no change may leave the service without an active admin, even under
 races) is enforced by server/services/last_admin.py, through which every such write goes.
@@ -13,20 +14,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from models import sessions, user_listing, users
+from models import user_listing, users
+from models.user_credentials import NO_MAILED_LINKS
 from models.users import User
 from server.core.config import Config
 from server.core.errors import (
-    CurrentPasswordIncorrect,
     EmailTaken,
+    FieldError,
     InvalidId,
     UserNotFound,
+    ValidationFailed,
 )
+from server.mail.messages import email_changed_notice
 from server.observability.audit import Audit
-from server.security import hash_password, verify_password
 from server.services import last_admin
 from server.services.auth import queue_verification
+from server.services.credentials import check_password, request_email_change
 from server.services.sessions import end_all_sessions, end_sessions
+
+EMAIL_CHANGE_NEEDS = "Current password is required to change the email"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,66 +69,74 @@ async def list_users(db: Any, *, page: int, limit: int, sort: str, role: str | N
 
 def _document_fields(changes: Mapping[str, Any], user: User) -> dict[str, Any]:
     """Validated API changes as a $set: preferences merge key by key; an unchanged email is
-    no change, a new one is unverified until its owner follows the new link."""
-    fields = {k: v for k, v in changes.items() if k != "preferences"}
+    no change; `currentPassword` is a proof, never stored."""
+    fields = {k: v for k, v in changes.items() if k not in ("preferences", "currentPassword")}
     for key, value in (changes.get("preferences") or {}).items():
         fields[f"preferences.{key}"] = value
     if fields.get("email") == user.email:
         del fields["email"]
-    elif "email" in fields:
-        fields["isEmailVerified"] = False
     return fields
 
 
-async def update_profile(db: Any, config: Config, mailer: Any, user: User,
+def _new_email(changes: Mapping[str, Any], user: User) -> str | None:
+    email = changes.get("email")
+    return email if email is not None and email != user.email else None
+
+
+async def update_profile(db: Any, config: Config, mailer: Any, user: User, session_id: str,
                          changes: Mapping[str, Any], now: datetime, audit: Audit) -> User:
-    """Apply validated changes to `user`; a new email resets verification and mails a link.
-    Raises EmailTaken (409), UserNotFound (the user vanished meanwhile) or, for a change that
-    would take away the last active admin, LastAdmin."""
+    """Apply validated changes to the signed-in `user`. A new email needs `currentPassword`
+    and only becomes pending (credentials.request_email_change). Raises ValidationFailed
+    (no currentPassword with a new email), CurrentPasswordIncorrect, InvalidToken or
+    UserNotFound (the user vanished meanwhile)."""
+    email = _new_email(changes, user)
+    if email is not None:
+        current = changes.get("currentPassword")
+        if not current:
+            raise ValidationFailed(EMAIL_CHANGE_NEEDS, errors=[
+                FieldError("currentPassword", EMAIL_CHANGE_NEEDS)])
+        others = {k: v for k, v in changes.items() if k != "email"}
+        return await request_email_change(db, config, mailer, user, session_id, email,
+                                          current, _document_fields(others, user), now,
+                                          audit)
     fields = _document_fields(changes, user)
+    return await last_admin.update_user(db, user.id, fields, now) if fields else user
+
+
+async def _write(db: Any, config: Config, mailer: Any, target: User,
+                 changes: Mapping[str, Any], now: datetime, audit: Audit) -> User:
+    """An admin's change applies at once; a new email is unverified, voids every mailed
+    link, gets a verification link and tells the old address. Raises EmailTaken (409),
+    UserNotFound (the user vanished meanwhile) or LastAdmin."""
+    fields = _document_fields(changes, target)
     if not fields:
-        return user
+        return target
     mail_id = None
     if "email" in fields:
         # The link is queued first and its token stored with the new email in one write:
         # a worker that dies in between never leaves an unverified email without its mail.
         mail_id, token_fields = await queue_verification(config, mailer, fields["email"], now)
-        fields.update(token_fields)
+        fields.update(NO_MAILED_LINKS, isEmailVerified=False, **token_fields)
     try:
-        updated = await last_admin.update_user(db, user.id, fields, now)
+        updated = await last_admin.update_user(db, target.id, fields, now)
     except (EmailTaken, UserNotFound):
-        await _discard(mailer, mail_id)
+        if mail_id is not None:
+            await mailer.discard(mail_id)
         raise
     if mail_id is not None:
         mailer.release(mail_id)
-        audit.event("verification_resent", userId=user.id)
-        audit.event("email_changed", userId=user.id)
+        await mailer.send(email_changed_notice(target.email, updated.email))
+        audit.event("verification_resent", userId=target.id)
+        audit.event("email_changed", userId=target.id)
     return updated
 
 
-async def _discard(mailer: Any, mail_id: str | None) -> None:
-    if mail_id is not None:
-        await mailer.discard(mail_id)
-
-
-async def change_password(db: Any, config: Config, user: User, session_id: str,
-                          current: str, new: str, now: datetime, audit: Audit) -> None:
-    """Check the current password, store the new one and end every other session.
-    Raises CurrentPasswordIncorrect."""
-    rounds = config.security.bcrypt_rounds
-    if not await verify_password(current, user.password_hash or None, rounds):
-        audit.event("password_change_failed", userId=user.id, reason="wrong_current")
-        raise CurrentPasswordIncorrect()
-    await users.change_password(db, user.id, await hash_password(new, rounds), session_id, now)
-    # The update above already ended the other sessions; their documents go now.
-    await sessions.delete_sessions(db, user.id, keep=[session_id])
-    audit.event("session_ended", userId=user.id, all=True, kept=session_id,
-                reason="password_changed")
-    audit.event("password_changed", userId=user.id)
-
-
-async def deactivate_self(db: Any, user: User, now: datetime, audit: Audit) -> None:
-    """Deactivate the signed-in user's account and end all its sessions. Raises LastAdmin."""
+async def deactivate_self(db: Any, config: Config, user: User, current: str, now: datetime,
+                          audit: Audit) -> None:
+    """Check the current password, then deactivate the signed-in user's account and end all
+    its sessions (which bumps its credential version: a login in flight cannot add one).
+    Raises CurrentPasswordIncorrect or LastAdmin."""
+    await check_password(config, user, current, audit, "deactivation")
     # A user an admin deleted meanwhile has nothing left to deactivate: still a success.
     with contextlib.suppress(UserNotFound):
         await last_admin.update_user(db, user.id, {"isActive": False}, now)
@@ -136,7 +150,7 @@ async def admin_update(db: Any, config: Config, mailer: Any, user_id: str,
     """An admin's change to any user (role, isActive and profile fields); deactivation ends
     the user's sessions. Raises InvalidId, UserNotFound, LastAdmin, EmailTaken."""
     target = await get_user(db, user_id)
-    updated = await update_profile(db, config, mailer, target, changes, now, audit)
+    updated = await _write(db, config, mailer, target, changes, now, audit)
     if target.is_active and not updated.is_active:
         await end_all_sessions(db, updated, audit, reason="deactivated")
         audit.event("account_deactivated", userId=target.id, by=actor_id)

@@ -50,7 +50,8 @@ def routes() -> list[Route]:
               CREDENTIALS, token_in_path=True),
         # The /me routes come before /{id}, which would otherwise match "me".
         Route("GET", f"{API_PREFIX}/users/me", users.get_me),
-        Route("PATCH", f"{API_PREFIX}/users/me", users.update_me),
+        # A profile update may change the sign-in email: the credential budget (issue 13).
+        Route("PATCH", f"{API_PREFIX}/users/me", users.update_me, CREDENTIALS),
         Route("DELETE", f"{API_PREFIX}/users/me", users.deactivate_me),
         Route("POST", f"{API_PREFIX}/users/me/password", users.change_password),
         Route("GET", f"{API_PREFIX}/users", users.list_users),
@@ -72,5 +73,5 @@ def setup_routes(app: web.Application) -> None:
             app.router.add_get(route.path, route.handler)  # and HEAD
         else:
             app.router.add_route(route.method, route.path, route.handler)
-        table.add(RoutePolicy(route.path, route.budget, route.token_in_path))
+        table.add(RoutePolicy(route.path, route.budget, route.token_in_path), route.method)
     app[ROUTES] = table

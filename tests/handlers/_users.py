@@ -12,8 +12,8 @@ from tests._app import bearer
 from tests.handlers._auth import db_of, register
 
 USERS = "/api/v1/users"
-PUBLIC_KEYS = {"id", "firstName", "lastName", "fullName", "email", "role", "isActive",
-               "isEmailVerified", "phoneNumber", "dateOfBirth", "profilePicture",
+PUBLIC_KEYS = {"id", "firstName", "lastName", "fullName", "email", "pendingEmail", "role",
+               "isActive", "isEmailVerified", "phoneNumber", "dateOfBirth", "profilePicture",
                "preferences", "lastLogin", "createdAt", "updatedAt"}
 
 

@@ -3,7 +3,6 @@ longer than jwt.access_ttl, or ids of the wrong shape are refused (GET /users/me
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import jwt
@@ -15,27 +14,25 @@ from tests._app import bearer
 from tests.handlers._auth import register
 
 ME = "/api/v1/users/me"
-NOW = int(time.time())
 TTL = 15 * 60  # tests/config.test.yaml keeps the default jwt.access_ttl
 
-
-
-
+# Times are relative to the genuine token's iat (`c`), never to the import: the suite may run
+# longer than the offsets below.
 CASES: dict[str, Any] = {
     "exp 1e30": lambda c: {"exp": 1e30},
-    "exp a numeric string": lambda c: {"exp": str(NOW + 600)},
-    "exp a float": lambda c: {"exp": NOW + 600.5},
+    "exp a numeric string": lambda c: {"exp": str(c["iat"] + 600)},
+    "exp a float": lambda c: {"exp": c["iat"] + 600.5},
     "exp a boolean": lambda c: {"exp": True, "iat": 0},
     "exp far away (a lifetime of a year)": lambda c: {"exp": c["iat"] + 365 * 86400},
     "exp one ttl plus two seconds after iat": lambda c: {"exp": c["iat"] + TTL + 2},
-    "iat long ago, exp still ahead": lambda c: {"iat": NOW - 3600, "exp": NOW + 600},
+    "iat long ago, exp still ahead": lambda c: {"iat": c["iat"] - 3600, "exp": c["iat"] + 600},
     "iat a numeric string": lambda c: {"iat": str(c["iat"])},
     "iat a float": lambda c: {"iat": c["iat"] + 0.5},
     "iat a boolean": lambda c: {"iat": False},
-    "iat in the future": lambda c: {"iat": NOW + 3600, "exp": NOW + 3600 + TTL},
+    "iat in the future": lambda c: {"iat": c["iat"] + 3600, "exp": c["iat"] + 3600 + TTL},
     "nbf a numeric string": lambda c: {"nbf": "0"},
     "nbf a float": lambda c: {"nbf": 1e30},
-    "nbf in the future": lambda c: {"nbf": NOW + 600},
+    "nbf in the future": lambda c: {"nbf": c["iat"] + 600},
     "sub in upper case": lambda c: {"sub": c["sub"].upper()},
     "sub with a prefix": lambda c: {"sub": "ObjectId:" + c["sub"]},
     "sub not an id": lambda c: {"sub": "admin"},

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.handlers._auth import db_of
+from tests.handlers._auth import PASSWORD, db_of
 from tests.handlers._users import Person, call, person_of
 
 TRIALS = 12
@@ -35,7 +35,8 @@ def outcome(answer: tuple[int, dict[str, Any]]) -> tuple[int, str | None]:
 
 # Each case: what admin `me` sends to remove itself or the other admin `them`.
 CASES = {
-    "each deactivates itself (DELETE /me)": lambda me, them: ("DELETE", "/me", None),
+    "each deactivates itself (DELETE /me)":
+        lambda me, them: ("DELETE", "/me", {"currentPassword": PASSWORD}),
     "each deactivates itself (PATCH /{id})":
         lambda me, them: ("PATCH", f"/{me.id}", {"isActive": False}),
     "each demotes the other": lambda me, them: ("PATCH", f"/{them.id}", {"role": "user"}),
@@ -70,7 +71,8 @@ class TestLastAdminRace:
         for trial in range(TRIALS):
             first, second = await last_two_admins(client)
             third = await person_of(client, "admin")
-            answers = await asyncio.gather(*(call(client, "DELETE", "/me", who)
+            answers = await asyncio.gather(*(call(client, "DELETE", "/me", who,
+                                                  json={"currentPassword": PASSWORD})
                                              for who in (first, second, third)))
             seen = sorted(outcome(answer) for answer in answers)
             assert await active_admins(client) == 1, (trial, seen)
@@ -86,5 +88,6 @@ class TestLastAdminRace:
             {"$set": {"adminRemoval": {"claim": "0" * 32, "until": LONG_AGO}}})
         assert outcome(await call(client, "PATCH", f"/{a.id}", a, json={"role": "user"})) \
             == (200, None)
-        assert outcome(await call(client, "DELETE", "/me", b)) == LAST_ADMIN
+        assert outcome(await call(client, "DELETE", "/me", b,
+                                   json={"currentPassword": PASSWORD})) == LAST_ADMIN
         assert await active_admins(client) == 1

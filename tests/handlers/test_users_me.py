@@ -15,6 +15,9 @@ from tests.conftest import SmtpSink
 from tests.handlers._auth import AUTH, NEW_PASSWORD, PASSWORD, db_of, refresh
 from tests.handlers._users import PUBLIC_KEYS, call, person_of
 
+# DELETE /me needs the password since issue 13 #3 (test_users_email_change.py tests without).
+CURRENT = {"currentPassword": PASSWORD}
+
 
 async def login_status(client: TestClient, email: str,  # type: ignore[type-arg]
                        password: str) -> tuple[int, dict[str, Any]]:
@@ -77,24 +80,30 @@ class TestUpdateMe:
         assert status == 200
         assert body["data"]["user"]["phoneNumber"] is None
 
-    async def test_new_email_resets_verification_and_mails_a_link(
+    async def test_new_email_is_pending_until_its_mailed_link_is_followed(
             self, make_client: Any, make_config: Any, smtp_server: SmtpSink,
             smtp_config: SmtpConfig) -> None:
+        # Issue 13 #3 changed this contract: the email no longer switches at once and needs
+        # the current password (tests/handlers/test_users_email_change.py has the attacks).
         config: Config = make_config(mail={"backend": "smtp", "smtp": smtp_config})
         client = await make_client(config)
         me = await person_of(client)
         await db_of(client).users.update_one({"_id": ObjectId(me.id)},
                                              {"$set": {"isEmailVerified": True}})
         status, body = await call(client, "PATCH", "/me", me,
-                                  json={"email": " New.Address@Example.COM "})
+                                  json={"email": " New.Address@Example.COM ",
+                                        "currentPassword": PASSWORD})
         assert status == 200, body
-        assert body["data"]["user"]["email"] == "new.address@example.com"
-        assert body["data"]["user"]["isEmailVerified"] is False
+        assert body["data"]["user"]["email"] == me.email
+        assert body["data"]["user"]["pendingEmail"] == "new.address@example.com"
+        assert body["data"]["user"]["isEmailVerified"] is True
         mail = await smtp_server.wait_for("new.address@example.com")
         link = SmtpSink.link(mail, f"{config.frontend_url}/verify-email?token=")
         resp = await client.get(f"{AUTH}/verify-email/{link.rpartition('=')[2]}")
         assert resp.status == 200
         status, body = await call(client, "GET", "/me", me)
+        assert body["data"]["user"]["email"] == "new.address@example.com"
+        assert body["data"]["user"]["pendingEmail"] is None
         assert body["data"]["user"]["isEmailVerified"] is True
         assert (await login_status(client, "new.address@example.com", PASSWORD))[0] == 200
 
@@ -106,23 +115,29 @@ class TestUpdateMe:
         assert status == 200
         assert body["data"]["user"]["isEmailVerified"] is True
 
-    async def test_taken_email_is_409(self, client: TestClient) -> None:  # type: ignore[type-arg]
+    async def test_taken_email_is_not_revealed(self, client: TestClient) -> None:  # type: ignore[type-arg]
+        # Was a 409 before issue 13 #3: the route no longer tells who is registered.
         me = await person_of(client)
         other = await person_of(client)
         status, body = await call(client, "PATCH", "/me", me,
-                                  json={"email": other.email.upper()})
-        assert (status, body["error"]) == (409, "User already exists with this email")
+                                  json={"email": other.email.upper(),
+                                        "currentPassword": PASSWORD})
+        assert status == 200, body
+        assert body["data"]["user"]["pendingEmail"] == other.email
         status, body = await call(client, "GET", "/me", me)
         assert body["data"]["user"]["email"] == me.email
 
-    async def test_taken_email_queues_no_mail(self, client: TestClient) -> None:  # type: ignore[type-arg]
+    async def test_an_admin_change_to_a_taken_email_queues_no_mail(
+            self, client: TestClient) -> None:  # type: ignore[type-arg]
+        admin = await person_of(client, "admin")
         me = await person_of(client)
         other = await person_of(client)
         mails = db_of(client).outbox
-        before = await mails.count_documents({"to": other.email})
-        status, _ = await call(client, "PATCH", "/me", me, json={"email": other.email})
+        before = await mails.count_documents({})
+        status, _ = await call(client, "PATCH", f"/{me.id}", admin,
+                               json={"email": other.email})
         assert status == 409
-        assert await mails.count_documents({"to": other.email}) == before
+        assert await mails.count_documents({}) == before  # the held link was discarded
 
     @pytest.mark.parametrize("field", [{"role": "admin"}, {"isActive": False},
                                        {"password": NEW_PASSWORD}, {"isEmailVerified": True}])
@@ -213,7 +228,7 @@ class TestDeactivateMe:
     async def test_deactivates_and_ends_sessions(self, client: TestClient,  # type: ignore[type-arg]
                                                  role: str) -> None:
         me = await person_of(client, role)
-        status, body = await call(client, "DELETE", "/me", me)
+        status, body = await call(client, "DELETE", "/me", me, json=CURRENT)
         assert (status, body["success"]) == (200, True)
         assert (await call(client, "GET", "/me", me))[0] == 401
         assert (await refresh(client, me.refresh_token)).status in (401, 403)
@@ -225,14 +240,14 @@ class TestDeactivateMe:
             self, client: TestClient) -> None:  # type: ignore[type-arg]
         await person_of(client, "admin")
         me = await person_of(client, "admin")
-        assert (await call(client, "DELETE", "/me", me))[0] == 200
+        assert (await call(client, "DELETE", "/me", me, json=CURRENT))[0] == 200
 
     async def test_the_last_admin_cannot_leave(self, client: TestClient) -> None:  # type: ignore[type-arg]
         me = await person_of(client, "admin")
-        status, body = await call(client, "DELETE", "/me", me)
+        status, body = await call(client, "DELETE", "/me", me, json=CURRENT)
         assert (status, body["code"]) == (400, "LAST_ADMIN")
         assert "last active admin" in body["error"]
         assert (await call(client, "GET", "/me", me))[0] == 200
 
     async def test_without_a_token_is_401(self, client: TestClient) -> None:  # type: ignore[type-arg]
-        assert (await call(client, "DELETE", "/me"))[0] == 401
+        assert (await call(client, "DELETE", "/me", json=CURRENT))[0] == 401

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+import pytest
 
 from models import login_failures
 from server.core.clock import utcnow
 from server.core.config import SecurityConfig
 from server.security import address_digest
 
-NOW = utcnow().replace(microsecond=0)  # whole seconds: the database keeps milliseconds
 RULES = SecurityConfig(max_login_attempts=3)
 KEY = address_digest("secret", "nobody@example.com")
+
+
+@pytest.fixture
+def now() -> datetime:
+    """This test's instant, in whole seconds (the database keeps milliseconds). Never one
+    taken at import: the TTL monitor deletes a count once its expiresAt (now + a 30 s lease)
+    has passed, and a whole-suite run reaches these tests minutes after the import."""
+    return utcnow().replace(microsecond=0)
 
 
 class TestLoginFailures:
@@ -27,30 +36,31 @@ class TestLoginFailures:
         assert len(KEY) == 64
         assert address_digest("other secret", "nobody@example.com") != KEY
 
-    async def test_concurrent_first_attempts_share_one_count(self, db: Any) -> None:
-        states = await asyncio.gather(*(login_failures.reserve(db, KEY, f"a{n}", NOW, RULES)
+    async def test_concurrent_first_attempts_share_one_count(self, db: Any, now: datetime) -> None:
+        states = await asyncio.gather(*(login_failures.reserve(db, KEY, f"a{n}", now, RULES)
                                         for n in range(10)))
         assert sum(state.granted for state in states) == 3
         assert await db.login_failures.count_documents({}) == 1
 
-    async def test_kept_past_the_lease_the_forgetting_time_and_the_lock(self, db: Any) -> None:
-        await login_failures.reserve(db, KEY, "a", NOW, RULES)
+    async def test_kept_past_the_lease_the_forgetting_time_and_the_lock(
+            self, db: Any, now: datetime) -> None:
+        await login_failures.reserve(db, KEY, "a", now, RULES)
         doc = await db.login_failures.find_one({"_id": KEY})
-        assert doc["expiresAt"] == NOW + RULES.login_attempt_lease
-        await login_failures.fail(db, KEY, "a", NOW, RULES)
+        assert doc["expiresAt"] == now + RULES.login_attempt_lease
+        await login_failures.fail(db, KEY, "a", now, RULES)
         doc = await db.login_failures.find_one({"_id": KEY})
-        assert doc["expiresAt"] == NOW + RULES.failed_login_ttl
+        assert doc["expiresAt"] == now + RULES.failed_login_ttl
         long_lock = SecurityConfig(max_login_attempts=1, lock_duration=timedelta(days=3))
         other = address_digest("secret", "other@example.com")
-        await login_failures.reserve(db, other, "b", NOW, long_lock)
-        locked = await login_failures.fail(db, other, "b", NOW, long_lock)
+        await login_failures.reserve(db, other, "b", now, long_lock)
+        locked = await login_failures.fail(db, other, "b", now, long_lock)
         assert locked.locked_now
         doc = await db.login_failures.find_one({"_id": other})
-        assert doc["expiresAt"] == NOW + timedelta(days=3)
+        assert doc["expiresAt"] == now + timedelta(days=3)
 
-    async def test_release_gives_the_slot_back_uncounted(self, db: Any) -> None:
+    async def test_release_gives_the_slot_back_uncounted(self, db: Any, now: datetime) -> None:
         for attempt in ("a", "b", "c"):
-            await login_failures.reserve(db, KEY, attempt, NOW, RULES)
+            await login_failures.reserve(db, KEY, attempt, now, RULES)
         await login_failures.release(db, KEY, "a")
-        state = await login_failures.reserve(db, KEY, "d", NOW, RULES)
+        state = await login_failures.reserve(db, KEY, "d", now, RULES)
         assert (state.granted, state.failures) == (True, 0)

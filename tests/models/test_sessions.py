@@ -12,6 +12,9 @@ from models import sessions
 from server.core.clock import utcnow
 
 NOW = utcnow()
+# An expiry far past the suite's length: the TTL monitor deletes a session whose expiresAt has
+# passed, and a whole-suite run reaches these tests minutes after NOW was taken.
+LATER = NOW + timedelta(days=1)
 USER = str(ObjectId())
 
 
@@ -44,14 +47,15 @@ class TestRotate:
 
     async def test_racing_rotations_let_exactly_one_win(self, db: Any) -> None:
         session = await new_session(db)
-        wins = await asyncio.gather(*(sessions.rotate(db, session.id, "h0", f"n{i}", NOW, NOW)
+        wins = await asyncio.gather(*(sessions.rotate(db, session.id, "h0", f"n{i}", NOW, LATER)
                                       for i in range(8)))
         assert wins.count(True) == 1
 
     async def test_rotated_history_is_capped(self, db: Any) -> None:
         session = await new_session(db)
         for n in range(sessions.ROTATED_KEPT + 5):
-            assert await sessions.rotate(db, session.id, f"h{n}", f"h{n + 1}", NOW, NOW)
+            assert await sessions.rotate(db, session.id, f"h{n}", f"h{n + 1}", NOW,
+                                         LATER)
         found = await sessions.find_session(db, session.id)
         assert found is not None
         assert len(found.previous_hashes) == sessions.ROTATED_KEPT

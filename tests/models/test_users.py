@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from models import user_sessions, users
+from models import user_credentials, user_sessions, users
 from models.attempts import Attempts
 from server.core.clock import utcnow
 from server.core.config import SecurityConfig
@@ -217,8 +217,8 @@ class TestTokens:
                                                 "loginAttempts": 5}})
         assert await users.set_reset_token(db, "nobody@example.com", "r", NOW) is None
         await users.set_reset_token(db, " ADA@example.com", "r1", NOW + timedelta(minutes=10))
-        done = await users.reset_password(db, "r1", "newhash", NOW)
+        done = await user_credentials.reset_password(db, "r1", "newhash", NOW)
         assert done is not None
         assert (done.password_hash, done.login_attempts, done.lock_until) == ("newhash", 0, None)
         assert done.active_sessions == ()
-        assert await users.reset_password(db, "r1", "other", NOW) is None
+        assert await user_credentials.reset_password(db, "r1", "other", NOW) is None

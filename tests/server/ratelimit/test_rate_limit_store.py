@@ -38,7 +38,8 @@ class CommandCounter(monitoring.CommandListener):
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         name = event.command_name
-        self.counts[name, event.command.get(name)] += 1
+        target = event.command.get(name)  # the collection; other types for some commands
+        self.counts[name, target if isinstance(target, str) else None] += 1
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass

@@ -137,7 +137,10 @@ def _user_violations(db: Any, sent: list[Delivery], cap: int) -> list[str]:
     for user in db.users.find({}):
         email = user["email"]
         verification = user.get("emailVerificationToken")
-        if not user.get("isEmailVerified") and (email, VERIFY, verification) not in mailed:
+        # A password change voids the verification link (issue 13 #4): the user resends.
+        voided = verification is None and user.get("credentialVersion", 0) > 0
+        if not user.get("isEmailVerified") and not voided \
+                and (email, VERIFY, verification) not in mailed:
             found.append(f"{email}: unverified and no delivered mail carries its link")
         reset = user.get("passwordResetToken")
         if reset is not None and (email, RESET, reset) not in mailed:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from server.core.http import AUTH_PREFIX, CREDENTIAL_BUDGET, RoutePolicy, RouteTable
+from server.core.http import API_PREFIX, AUTH_PREFIX, CREDENTIAL_BUDGET, RoutePolicy, RouteTable
 from server.web.routes import routes
 
 RESET = RoutePolicy(f"{AUTH_PREFIX}/reset-password/{{token}}", CREDENTIAL_BUDGET, True)
 LOGIN = RoutePolicy(f"{AUTH_PREFIX}/login", CREDENTIAL_BUDGET)
+ME_READ = RoutePolicy(f"{API_PREFIX}/users/me")
+ME_UPDATE = RoutePolicy(ME_READ.template, CREDENTIAL_BUDGET)
 
 
 def test_each_method_and_path_is_named_once() -> None:
@@ -24,11 +26,12 @@ def test_token_routes_are_the_ones_with_a_token_in_their_path() -> None:
 
 
 def test_the_credential_routes_of_the_contract() -> None:
-    # API.md: register, login, forgot/reset password and resend verification.
+    # API.md: register, login, forgot/reset password and resend verification; and the
+    # profile update, which may change the sign-in email (issue 13).
     assert {(r.method, r.path) for r in routes() if r.budget == CREDENTIAL_BUDGET} == {
         ("POST", f"{AUTH_PREFIX}/{name}") for name in (
             "register", "login", "forgot-password", "resend-verification",
-            "reset-password/{token}")}
+            "reset-password/{token}")} | {("PATCH", f"{API_PREFIX}/users/me")}
 
 
 class TestFind:
@@ -36,12 +39,21 @@ class TestFind:
     def table(self) -> RouteTable:
         table = RouteTable()
         for policy in (RESET, LOGIN):
-            table.add(policy)
+            table.add(policy, "POST")
+        table.add(ME_READ, "GET")
+        table.add(ME_UPDATE, "PATCH")
         return table
 
     def test_a_matched_route_by_its_template(self, table: RouteTable) -> None:
-        assert table.find(RESET.template, f"{AUTH_PREFIX}/reset-password/abc") == RESET
+        assert table.find(RESET.template, f"{AUTH_PREFIX}/reset-password/abc",
+                          "POST") == RESET
         assert table.find("/api/v1/other", "/api/v1/other") is None
+
+    def test_a_matched_route_by_its_method(self, table: RouteTable) -> None:
+        path = ME_READ.template
+        assert table.find(path, path, "PATCH") == ME_UPDATE
+        assert table.find(path, path, "GET") == ME_READ
+        assert table.find(path, path, "HEAD") == ME_READ
 
     @pytest.mark.parametrize("path", [
         f"{AUTH_PREFIX}/reset-password/abc/x",
@@ -57,10 +69,12 @@ class TestFind:
         assert table.find(None, f"{AUTH_PREFIX}/login/x") is None
         assert table.find(None, f"{AUTH_PREFIX}/reset-password") is None
 
-    def test_one_policy_per_template(self, table: RouteTable) -> None:
-        table.add(RESET)  # the same again (another method) is fine
+    def test_one_policy_per_route(self, table: RouteTable) -> None:
+        table.add(RESET, "POST")  # the same again is fine
         with pytest.raises(ValueError, match="two policies"):
-            table.add(RoutePolicy(RESET.template))
+            table.add(RoutePolicy(RESET.template), "POST")
+        with pytest.raises(ValueError, match="some methods only"):
+            table.add(RoutePolicy(RESET.template), "GET")
         with pytest.raises(ValueError, match="unknown budget"):
             table.add(RoutePolicy("/x", "gold"))
         with pytest.raises(ValueError, match="needs"):
