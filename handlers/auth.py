@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from aiohttp import web
@@ -173,9 +172,11 @@ class AuthHandler:
     async def list_sessions(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         found = await sessions.list_sessions(request.app[DB], ctx.user, request[NOW])
-        # The serializer reads only what SessionSchema declares (never the refresh hash).
+        # Only the public fields: the refresh hashes never leave the model.
         return respond(request, {"sessions": [
-            {**asdict(s), "current": s.id == ctx.session_id} for s in found]})
+            {"id": s.id, "created_at": s.created_at, "last_used_at": s.last_used_at,
+             "user_agent": s.user_agent, "ip": s.ip, "current": s.id == ctx.session_id}
+            for s in found]})
 
     @docs(tags=["auth"], summary="End one of the signed-in user's sessions")
     @match_info_schema(SessionPathSchema)
