@@ -118,11 +118,16 @@ async def find_session(db: Any, session_id: str) -> Session | None:
 
 
 async def rotate(db: Any, session_id: str, old_hash: str, new_hash: str, now: datetime,
-                 expires: datetime) -> bool:
+                 expires: datetime, *, user_id: str | None = None) -> bool:
     """Replace the current refresh hash, only if it is still `old_hash` (so of two racing
-    refreshes exactly one rotates). True when this call rotated."""
+    refreshes exactly one rotates); with `user_id`, only for that user's unexpired session.
+    True when this call rotated. (A plain update keyed by `_id`: the embedded database runs
+    it as a point lookup, where findAndModify scans the collection.)"""
+    query: dict[str, Any] = {"_id": session_id, "refreshHash": old_hash}
+    if user_id is not None:
+        query.update(user=ObjectId(user_id), expiresAt={"$gt": now})
     result = await db[COLLECTION].update_one(
-        {"_id": session_id, "refreshHash": old_hash},
+        query,
         {"$set": {"refreshHash": new_hash, "rotatedAt": now, "lastUsedAt": now,
                   "expiresAt": expires},
          "$inc": {"generation": 1},

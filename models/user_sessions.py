@@ -4,7 +4,7 @@ slot in the sessions collection is known), remove sessions."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,13 +22,17 @@ class SessionAdded:
 
 async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
                       now: datetime, *, login: bool = False, new_hash: str | None = None,
-                      attempt: str | None = None,
-                      version: int | None = None) -> SessionAdded | None:
+                      attempt: str | None = None, version: int | None = None,
+                      seen: User | None = None) -> SessionAdded | None:
     """Register a live session, keeping the newest `max_sessions`, and number it. With
     `login`, also reset the failure count, settle the login `attempt` and stamp lastLogin;
     `new_hash` upgrades the stored password hash. With `version`, only while the user's
     credentialVersion is still that one (models/user_credentials.py). None when the user
-    does not exist or its credentials changed since `version` was read."""
+    does not exist or its credentials changed since `version` was read.
+
+    `seen` is the user as the caller read it: if the document has not changed since, one
+    update keyed by `_id` does it (a point lookup on every database; the embedded one scans
+    the collection for a findAndModify), and the result is `seen` plus this change."""
     changes: dict[str, Any] = {}
     if login:
         changes = {"loginAttempts": 0, "lockUntil": None, "lastLogin": now}
@@ -41,16 +45,40 @@ async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
         update["$set"] = changes
     if attempt is not None:
         update["$pull"] = {"loginPending": {"id": attempt}}
-    # The serial comes from the document AFTER this atomic update: the embedded test database
-    # may return an earlier state as BEFORE under concurrency, but its AFTER is exact.
     query: dict[str, Any] = {"_id": object_id(user_id)}
     if version is not None:
         query["credentialVersion"] = at_version(version)
+    if seen is not None:
+        added = await _add_unchanged(db, query, update, seen, session_id, max_sessions,
+                                     changes)
+        if added is not None:
+            return added
+    # The serial comes from the document AFTER this atomic update: the embedded test database
+    # may return an earlier state as BEFORE under concurrency, but its AFTER is exact.
     after = await db[COLLECTION].find_one_and_update(
         query, update, return_document=ReturnDocument.AFTER)
     if after is None:
         return None
     return SessionAdded(User.from_doc(after), int(after["sessionSerial"]) - 1)
+
+
+async def _add_unchanged(db: Any, query: dict[str, Any], update: dict[str, Any], seen: User,
+                         session_id: str, max_sessions: int,
+                         changes: dict[str, Any]) -> SessionAdded | None:
+    """The update, only while the document still holds what `seen` read (same serial, same
+    session list, same updatedAt: no profile write in between); None if it does not."""
+    unchanged = {**query, "sessionSerial": at_version(seen.session_serial),
+                 "activeSessions": list(seen.active_sessions), "updatedAt": seen.updated_at}
+    result = await db[COLLECTION].update_one(unchanged, update)
+    if not result.modified_count:
+        return None
+    kept = (*seen.active_sessions, session_id)[-max_sessions:]
+    after = replace(seen, active_sessions=kept, session_serial=seen.session_serial + 1,
+                    login_attempts=changes.get("loginAttempts", seen.login_attempts),
+                    lock_until=changes.get("lockUntil", seen.lock_until),
+                    last_login=changes.get("lastLogin", seen.last_login),
+                    password_hash=changes.get("password", seen.password_hash))
+    return SessionAdded(after, seen.session_serial)
 
 
 async def remove_sessions(db: Any, user_id: str, session_ids: Sequence[str] | None = None,

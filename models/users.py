@@ -79,6 +79,7 @@ class User:
     preferences: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_PREFERENCES))
     active_sessions: tuple[str, ...] = ()
     credential_version: int = 0
+    session_serial: int = 0  # sessions ever started (models/sessions.py slots)
     pending_email: str | None = None  # asked for, not confirmed: never a sign-in identity
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -97,6 +98,7 @@ class User:
             preferences={**DEFAULT_PREFERENCES, **(doc.get("preferences") or {})},
             active_sessions=tuple(doc.get("activeSessions") or ()),
             credential_version=doc.get("credentialVersion") or 0,
+            session_serial=doc.get("sessionSerial") or 0,
             pending_email=doc.get("pendingEmail"),
             created_at=doc.get("createdAt"), updated_at=doc.get("updatedAt"),
         )
@@ -169,15 +171,31 @@ async def find_by_email(db: Any, email: str) -> User | None:
     return _maybe(await db[COLLECTION].find_one({"email": canonical_email(email)}))
 
 
-async def find_by_session(db: Any, user_id: str, session_id: str) -> User | None:
-    """The active user owning the live session `session_id`, in one indexed lookup; None
-    when the user is gone or deactivated or the session has ended."""
+# What an authenticated request needs of its user: everything User holds, none of the mailed
+# links' hashes or the lockout and admin-guard bookkeeping.
+_SIGNED_IN_FIELDS = {field: 0 for field in (
+    VERIFICATION_TOKEN, "emailVerificationExpires", RESET_TOKEN, "passwordResetExpires",
+    PENDING_EMAIL_TOKEN, "pendingEmailExpires", "loginPending", "loginFailedAt",
+    "adminRemoval")}
+
+
+async def find_signed_in(db: Any, user_id: str) -> User | None:
+    """The user as an authenticated request needs it (no link hashes, no bookkeeping), by
+    `_id` alone: every database runs that on the _id index (a filter on the session list
+    too may be a scan; the embedded one does that). None when there is no such user."""
     oid = object_id(user_id)
     if oid is None:
         return None
-    doc = await db[COLLECTION].find_one(
-        {"_id": oid, "activeSessions": session_id, "isActive": True})
-    return _maybe(doc)
+    return _maybe(await db[COLLECTION].find_one({"_id": oid}, _SIGNED_IN_FIELDS))
+
+
+async def find_by_session(db: Any, user_id: str, session_id: str) -> User | None:
+    """The active user owning the live session `session_id`, in one lookup; None when the
+    user is gone or deactivated or the session has ended."""
+    user = await find_signed_in(db, user_id)
+    if user is None or not user.is_active or session_id not in user.active_sessions:
+        return None
+    return user
 
 
 async def reserve_login_attempt(db: Any, email: str, attempt: str, now: datetime,

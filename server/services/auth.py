@@ -8,6 +8,8 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
+from bson import ObjectId
+
 from models import sessions, user_credentials, users
 from models.outbox import Guard
 from models.users import User
@@ -58,12 +60,13 @@ async def register(db: Any, config: Config, mailer: Any, data: dict[str, Any], n
     state: the mail (held until the user holds its token), the user (with the token and
     the session listed), the session."""
     password_hash = await hash_password(data["password"], config.security.bcrypt_rounds)
-    sid, refresh_token = new_refresh_token()
+    user_id = ObjectId()  # chosen here: the first refresh token carries it
+    sid, refresh_token = new_refresh_token(str(user_id))
     email = data["email"]  # canonical already (the Email field)
     mail_id, token_fields = await queue_verification(config, mailer, email, now)
     doc = users.new_user_doc(
         first_name=data["firstName"], last_name=data["lastName"], email=email,
-        password_hash=password_hash, now=now, first_session=sid,
+        password_hash=password_hash, now=now, first_session=sid, _id=user_id,
         phoneNumber=data.get("phoneNumber"), dateOfBirth=data.get("dateOfBirth"),
         **token_fields)
     try:
@@ -145,7 +148,7 @@ async def _sign_in(db: Any, config: Config, account: lockout.AccountLedger, user
         started = await start_session(db, config, user.id, clock(), user_agent=user_agent,
                                       ip=ip, login=True, attempt=account.attempt,
                                       new_hash=upgraded, version=user.credential_version,
-                                      audit=audit)
+                                      seen=user, audit=audit)
     except BadCredentials:
         # That change wins; this attempt is given back uncounted (it guessed nothing wrong).
         await account.release()

@@ -42,33 +42,55 @@ class Started:
     refresh_token: str
 
 
-def _split(token: str) -> str | None:
-    sid, dot, secret = token.partition(".")
-    return sid if dot and secret and ObjectId.is_valid(sid) and len(sid) == 24 else None
+def _parts(token: str) -> tuple[str, str | None] | None:
+    """The session id and user id a refresh token names: `<sid>.<uid>.<secret>`, or
+    `<sid>.<secret>` from before the user id was carried (uid None). None when malformed."""
+    pieces = token.split(".")
+    if len(pieces) == 3:
+        sid, uid, secret = pieces
+    elif len(pieces) == 2:
+        (sid, secret), uid = pieces, None
+    else:
+        return None
+    if not secret or not _is_id(sid) or (uid is not None and not _is_id(uid)):
+        return None
+    return sid, uid
 
 
-def new_refresh_token() -> tuple[str, str]:
-    """A new session id and the first refresh token of that session."""
+def _is_id(value: str) -> bool:
+    return len(value) == 24 and ObjectId.is_valid(value)
+
+
+def new_refresh_token(user_id: str) -> tuple[str, str]:
+    """A new session id and the first refresh token of that session. The token carries the
+    user id, so a refresh reads the user by `_id` without first reading the session."""
     sid = sessions.new_session_id()
-    return sid, f"{sid}.{new_token()}"
+    return sid, f"{sid}.{user_id}.{new_token()}"
+
+
+def _successor(config: Config, token: str) -> str:
+    """The token a rotation hands out: the same ids, the next secret."""
+    head = token.rpartition(".")[0]
+    return f"{head}.{next_refresh_secret(config.jwt.refresh_secret, token)}"
 
 
 async def start_session(db: Any, config: Config, user_id: str, now: datetime, *,
                         user_agent: str | None, ip: str | None, login: bool = False,
                         new_hash: str | None = None, attempt: str | None = None,
-                        version: int | None = None, audit: Audit | None = None) -> Started:
+                        version: int | None = None, seen: User | None = None,
+                        audit: Audit | None = None) -> Started:
     """Create a session and register it on the user, dropping the oldest beyond
     security.max_sessions; with `version`, only while the user's credentials are still the
-    ones read then. `login`/`new_hash`/`attempt`/`version` are passed to
+    ones read then. `login`/`new_hash`/`attempt`/`version`/`seen` are passed to
     user_sessions.add_session. Raises BadCredentials for a login (InvalidRefreshToken
     otherwise) when the user vanished or its credentials changed meanwhile."""
-    sid, token = new_refresh_token()
+    sid, token = new_refresh_token(user_id)
     # Listed on the user first, stored second: a worker that dies in between leaves an id
     # that no token was issued for (it just takes a place in the list), never a document
     # beyond the cap.
     added = await user_sessions.add_session(db, user_id, sid, config.security.max_sessions,
                                             now, login=login, new_hash=new_hash,
-                                            attempt=attempt, version=version)
+                                            attempt=attempt, version=version, seen=seen)
     if added is None:
         if login:
             raise BadCredentials()
@@ -108,9 +130,38 @@ async def _free(db: Any, user_id: str, serial: int, cap: int, audit: Audit | Non
 async def refresh(db: Any, config: Config, token: str, now: datetime,
                   audit: Audit) -> Started:
     """Rotate a refresh token. Raises InvalidRefreshToken (unknown, expired, ended, rotated;
-    a replayed rotated token also ends the session) or AccountDeactivated."""
-    sid = _split(token)
-    session = await sessions.find_session(db, sid) if sid else None
+    a replayed rotated token also ends the session) or AccountDeactivated.
+
+    Two commands when the token is the session's current one: the user by `_id` (is the
+    session still listed, the account active?) and the rotation, a write conditional on the
+    presented hash and the expiry. Anything else is judged on the session document."""
+    parts = _parts(token)
+    if parts is None:
+        raise InvalidRefreshToken()
+    sid, uid = parts
+    if uid is None:
+        return await _refresh_legacy(db, config, token, sid, now, audit)
+    user = await users.find_signed_in(db, uid)
+    if user is None or sid not in user.active_sessions:
+        await sessions.delete_sessions(db, uid, [sid])  # a leftover of a crash, if any
+        raise InvalidRefreshToken()
+    if not user.is_active:
+        raise AccountDeactivated()
+    presented, successor = token_hash(token), _successor(config, token)
+    if await sessions.rotate(db, sid, presented, token_hash(successor), now,
+                             now + config.jwt.refresh_ttl, user_id=uid):
+        audit.event("token_refreshed", metric="refresh", userId=user.id, sessionId=sid)
+        return Started(user, sid, successor)
+    session = await sessions.find_session(db, sid)
+    if session is None or session.user_id != uid or session.expires_at <= now:
+        raise InvalidRefreshToken()
+    return await _replayed(db, config, session, user, presented, successor, now, audit)
+
+
+async def _refresh_legacy(db: Any, config: Config, token: str, sid: str, now: datetime,
+                          audit: Audit) -> Started:
+    """A token from before the user id was carried: the session first, then its user."""
+    session = await sessions.find_session(db, sid)
     if session is None or session.expires_at <= now:
         raise InvalidRefreshToken()
     user = await users.find_by_id(db, session.user_id)
