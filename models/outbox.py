@@ -2,7 +2,7 @@
 
 A message is `pending` until a sender delivers it (`sent`) or gives up (`failed`).
 `nextAttemptAt` is when it is due; a sender claims a due message by pushing `nextAttemptAt`
-forward by a lease and stamping a fresh `claim` id in one find_one_and_update, so two
+forward by a lease and stamping a fresh `claim` id in one conditional update, so two
 workers (or hosts) never hold the same message at once. If the claimer dies, the lease runs
 out and another sender retries it. Results are written only under the same `claim`, so a
 sender whose lease was taken over cannot overwrite the new owner's state.
@@ -23,7 +23,7 @@ from typing import Any
 
 from bson import ObjectId
 from bson.errors import InvalidId
-from pymongo import ASCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, IndexModel
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,15 +106,31 @@ async def discard(db: Any, message_id: str) -> None:
     await db[COLLECTION].delete_one({"_id": ObjectId(message_id), "status": PENDING})
 
 
+CLAIM_TRIES = 5  # racing senders: each lost race means another sender took that message
+
+
 async def claim_due(db: Any, now: datetime, lease: timedelta, claim: str) -> OutboxMessage | None:
-    """Atomically take the oldest due pending message for `lease`, counting an attempt."""
-    doc = await db[COLLECTION].find_one_and_update(
-        {"status": PENDING, "nextAttemptAt": {"$lte": now}},
-        {"$set": {"nextAttemptAt": now + lease, "claim": claim}, "$inc": {"attempts": 1}},
-        sort=[("nextAttemptAt", ASCENDING)],
-        return_document=ReturnDocument.AFTER,
-    )
-    return None if doc is None else OutboxMessage.from_doc(doc)
+    """Take the oldest due pending message for `lease`, counting an attempt; None when none
+    is due. A find on the status_due index, then an update keyed by `_id` that lands only
+    if no other sender claimed the message in between (its nextAttemptAt and claim are still
+    as read). Not one findAndModify: the embedded database scans the whole collection for
+    that, and the outbox keeps a week of finished mail."""
+    for _ in range(CLAIM_TRIES):
+        found = await db[COLLECTION].find_one(
+            {"status": PENDING, "nextAttemptAt": {"$lte": now}},
+            sort=[("nextAttemptAt", ASCENDING)])
+        if found is None:
+            return None
+        taken = {"nextAttemptAt": now + lease, "claim": claim,
+                 "attempts": found.get("attempts", 0) + 1}
+        result = await db[COLLECTION].update_one(
+            {"_id": found["_id"], "status": PENDING, "nextAttemptAt": found["nextAttemptAt"],
+             "claim": found.get("claim")},
+            {"$set": {"nextAttemptAt": taken["nextAttemptAt"], "claim": claim},
+             "$inc": {"attempts": 1}})
+        if result.modified_count:
+            return OutboxMessage.from_doc({**found, **taken})
+    return None  # every try lost a race: the next poll tries again
 
 
 async def mark_sent(db: Any, message_id: str, claim: str, now: datetime) -> bool:

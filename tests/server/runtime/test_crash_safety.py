@@ -75,8 +75,27 @@ def marks_sent(db: Any, to: str) -> Callable[[dict[str, Any]], bool]:
     return check
 
 
-def claimed_for(to: str) -> Callable[[dict[str, Any]], bool]:
-    return lambda reply: (reply.get("value") or {}).get("to") == to
+def claims_for(db: Any, to: str) -> Callable[[dict[str, Any]], bool]:
+    """An outbox update that claims (stamps a `claim` on) the message to `to`."""
+
+    def check(command: dict[str, Any]) -> bool:
+        (update,) = command["updates"]
+        if not update["u"].get("$set", {}).get("claim"):
+            return False
+        message = db.outbox.find_one({"_id": update["q"]["_id"]}, {"to": 1})
+        return message is not None and message["to"] == to
+
+    return check
+
+
+def pushes(name: str) -> Callable[[dict[str, Any]], bool]:
+    """A findAndModify or update whose change $pushes to `name`."""
+
+    def check(command: dict[str, Any]) -> bool:
+        changes = [command.get("update"), *(u["u"] for u in command.get("updates", []))]
+        return any(isinstance(c, dict) and name in c.get("$push", {}) for c in changes)
+
+    return check
 
 
 @dataclass
@@ -182,8 +201,7 @@ def test_login_and_password_change_killed_at_any_write_keep_the_session_rules(
     api = run.api
     points = {
         "erin@example.com": Trap("insert", "sessions"),
-        "fay@example.com": Trap("findAndModify", "users",
-                                command=lambda c: "$push" in c.get("update", {})),
+        "fay@example.com": Trap(WRITES, "users", command=pushes("activeSessions")),
         # The session the cap pushed out is deleted (a delete, or a find-and-delete).
         "gus@example.com": Trap(("delete", "findAndModify"), "sessions"),
     }
@@ -227,7 +245,7 @@ def test_refresh_reset_and_the_mail_sender_survive_a_kill(start: Callable[[], Ru
         assert api.refresh(old.refresh).status == 401
     assert api.login("jan@example.com", NEW_PASSWORD).status == 200
     # A sender killed after its claim: the lease runs out and another sender delivers.
-    claim = Trap("findAndModify", "outbox", reply=claimed_for("kim@example.com"))
+    claim = Trap("update", "outbox", command=claims_for(run.db, "kim@example.com"))
     run.crash(claim, lambda: api.register("kim@example.com"))
     # A sender killed after SMTP accepted the message, before it recorded that: the one
     # redelivery at-least-once allows, under the same Message-ID. (Kim's message waits out
