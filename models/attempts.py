@@ -11,7 +11,10 @@ Fields on the counted document:
 A check may start only while failures + live reservations < max_login_attempts, so N
 concurrent guesses get exactly that many checks; the lock is set by the failure that reaches
 the limit, so checks in flight (right passwords among them) never lock an account.
-Every phase is ONE atomic update (an aggregation-pipeline update, MongoDB >= 4.2).
+Every phase is ONE atomic update (an aggregation-pipeline update, MongoDB >= 4.2). A
+reservation may instead be computed here on a read document (reserve_fields) and written
+with a filter on the fields it read (read_fields): the same result when nothing changed in
+between, no write otherwise. The embedded database evaluates pipelines slowly (~10 ms).
 """
 
 from __future__ import annotations
@@ -69,6 +72,40 @@ def reserve_update(attempt: str, now: datetime, rules: SecurityConfig) -> list[d
         {"$set": {"loginPending": {"$cond": [room, {"$concatArrays": ["$loginPending", mine]},
                                              "$loginPending"]}}},
     ]
+
+
+# The fields a reservation reads and writes: a conditional write filters on all of them.
+RESERVATION_FIELDS = ("loginAttempts", "lockUntil", "loginPending", "loginFailedAt")
+
+
+def read_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """A filter matching a document whose reservation fields are still as in `doc` (None
+    also matches a missing field)."""
+    return {name: doc.get(name) for name in RESERVATION_FIELDS}
+
+
+def reserve_fields(doc: Mapping[str, Any], attempt: str, now: datetime,
+                   rules: SecurityConfig) -> dict[str, Any]:
+    """What reserve_update would $set on `doc`, computed here (tests/models/
+    test_attempts_mirror.py holds the two to the same answers): only the fields that change,
+    {} when none does."""
+    lock, failed_at = doc.get("lockUntil"), doc.get("loginFailedAt")
+    locked = lock is not None and lock > now
+    lock_over = lock is not None and lock <= now
+    # Null sorts below every date in the pipeline's comparison: no failure yet is "forgotten".
+    forgotten = failed_at is None or failed_at <= now - rules.failed_login_ttl
+    fresh = not locked and (lock_over or forgotten)
+    failures = 0 if fresh else int(doc.get("loginAttempts") or 0)
+    overdue = not fresh and not locked and failures >= rules.max_login_attempts
+    new_lock = now + rules.lock_duration if overdue else (None if lock_over else lock)
+    live = [p for p in doc.get("loginPending") or () if p["until"] > now]
+    room = (not (new_lock is not None and new_lock > now)
+            and failures + len(live) < rules.max_login_attempts
+            and all(p["id"] != attempt for p in live))
+    if room:
+        live.append({"id": attempt, "until": now + rules.login_attempt_lease})
+    after = {"loginAttempts": failures, "lockUntil": new_lock, "loginPending": live}
+    return {name: value for name, value in after.items() if doc.get(name) != value}
 
 
 def fail_update(attempt: str, now: datetime, rules: SecurityConfig) -> list[dict[str, Any]]:

@@ -198,13 +198,31 @@ async def find_by_session(db: Any, user_id: str, session_id: str) -> User | None
     return user
 
 
+RESERVE_TRIES = 8  # conditional writes lost to racing attempts before the atomic pipeline
+
+
 async def reserve_login_attempt(db: Any, email: str, attempt: str, now: datetime,
                                 rules: SecurityConfig) -> tuple[User, Attempts] | None:
-    """In one atomic update, take a login-attempt slot for `attempt` if one is free
-    (models/attempts.py); the user and where its count stands, or None for an unknown
-    email."""
+    """Take a login-attempt slot for `attempt` if one is free (models/attempts.py); the user
+    and where its count stands, or None for an unknown email. A read, then (if anything
+    changes) a write conditional on the fields read: two cheap commands on every database.
+    Attempts racing on one account make that write miss; after a few misses the atomic
+    pipeline update does it in one step."""
+    query = {"email": canonical_email(email)}
+    for _ in range(RESERVE_TRIES):
+        doc = await db[COLLECTION].find_one(query)
+        if doc is None:
+            return None
+        changes = attempts.reserve_fields(doc, attempt, now, rules)
+        if changes:
+            written = await db[COLLECTION].update_one(
+                {"_id": doc["_id"], **attempts.read_fields(doc)}, {"$set": changes})
+            if not written.modified_count:
+                continue
+            doc = {**doc, **changes}
+        return User.from_doc(doc), attempts.state_of(doc, attempt, now, rules)
     doc = await db[COLLECTION].find_one_and_update(
-        {"email": canonical_email(email)}, attempts.reserve_update(attempt, now, rules),
+        query, attempts.reserve_update(attempt, now, rules),
         return_document=ReturnDocument.AFTER)
     return None if doc is None else (User.from_doc(doc),
                                      attempts.state_of(doc, attempt, now, rules))
