@@ -1,6 +1,7 @@
 """Session flows: start (with the per-user cap), refresh rotation with reuse detection, end.
 
-A refresh token reads `<session id>.<secret>`. The first secret is random; each rotation's
+A refresh token reads `<session id>.<user id>.<secret>` (or `<session id>.<secret>`, as issued
+before the user id was carried). The first secret is random; each rotation's
 successor is HMAC(jwt.refresh_secret, previous token) (server.security.next_refresh_secret).
 Only SHA-256 hashes are stored. Presenting the token that was just rotated away:
   - within jwt.refresh_reuse_grace of the rotation: answers the current pair (concurrent
