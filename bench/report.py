@@ -18,7 +18,7 @@ class Row:
     cpu_us: float | None = None  # server CPU time per request, all workers and threads
 
 
-def _num(value: float | None, digits: int) -> str:
+def num(value: float | None, digits: int) -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
 
@@ -28,9 +28,9 @@ def table(rows: list[Row]) -> str:
     for row in rows:
         non_2xx = "n/a" if row.non_2xx is None else str(row.non_2xx)
         rps_digits = 2 if row.rps is not None and row.rps < 100 else 0  # logins: 8.61/s
-        lines.append(f"| {row.scenario} | {row.workers} | {_num(row.rps, rps_digits)} | "
-                     f"{_num(row.p50_ms, 2)} | {_num(row.p99_ms, 2)} | "
-                     f"{_num(row.db_per_request, 3)} | {_num(row.cpu_us, 0)} | {non_2xx} | "
+        lines.append(f"| {row.scenario} | {row.workers} | {num(row.rps, rps_digits)} | "
+                     f"{num(row.p50_ms, 2)} | {num(row.p99_ms, 2)} | "
+                     f"{num(row.db_per_request, 3)} | {num(row.cpu_us, 0)} | {non_2xx} | "
                      f"{row.note} |")
     return "\n".join(lines)
 

@@ -71,6 +71,21 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def stat_cpu_ticks(stat: str) -> int:
+    """utime + stime (clock ticks, every thread) from the text of /proc/<pid>/stat."""
+    # Fields 14 and 15; counted after the parenthesised command, which may hold spaces.
+    fields = stat.rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def pid_cpu_seconds(pid: int) -> float:
+    """User + system CPU time process `pid` (all its threads) has used; 0.0 once it is gone."""
+    try:
+        return stat_cpu_ticks(Path(f"/proc/{pid}/stat").read_text()) / os.sysconf("SC_CLK_TCK")
+    except OSError:
+        return 0.0
+
+
 def peak_rss_mb(pid: int) -> float | None:
     """The process's peak resident set (VmHWM) in MiB, or None once it is gone."""
     try:
@@ -91,6 +106,8 @@ class Process:
     port: int = field(default_factory=free_port)
     popen: subprocess.Popen[bytes] | None = None
     metrics_port: int | None = None  # run.py's metrics listener (`--metrics-port`)
+    env: dict[str, str] | None = None  # added to our environment
+    stdout: Path | None = None  # where stdout goes (an access log to count); else /dev/null
 
     @property
     def url(self) -> str:
@@ -105,11 +122,16 @@ class Process:
 
     def start(self, ready_path: str, timeout: float = 60.0) -> None:
         OUT.mkdir(parents=True, exist_ok=True)
-        with (OUT / f"{self.name}.err").open("wb") as err:
-            self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and script
-                [*self.argv, "--port", str(self.port), *self._metrics_flag()], cwd=ROOT,
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                start_new_session=True)
+        out = self.stdout.open("ab") if self.stdout else subprocess.DEVNULL
+        try:
+            with (OUT / f"{self.name}.err").open("wb") as err:
+                self.popen = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+                    [*self.argv, "--port", str(self.port), *self._metrics_flag()], cwd=ROOT,
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True,
+                    env={**os.environ, **self.env} if self.env else None)
+        finally:
+            if not isinstance(out, int):
+                out.close()
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -132,17 +154,13 @@ class Process:
         spawned = [pid for pid in _children(self.popen.pid) if _is_worker(pid)]
         return spawned or [self.popen.pid]
 
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the serving processes (all their threads) have used."""
-        ticks = os.sysconf("SC_CLK_TCK")
-        total = 0.0
-        for pid in self.workers():
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-        return total
+    def cpu_seconds(self, with_master: bool = False) -> float:
+        """User + system CPU time the serving processes (all their threads) have used; with
+        `with_master`, the supervising process's too when it is not itself the server."""
+        pids = self.workers()
+        if with_master and self.popen is not None and self.popen.pid not in pids:
+            pids.append(self.popen.pid)
+        return sum(pid_cpu_seconds(pid) for pid in pids)
 
     def stop(self) -> None:
         popen, self.popen = self.popen, None

@@ -1,0 +1,1 @@
+"""`python -m bench.against`: Gatehouse beside FastAPI + fastapi-users (Beanie) under uvicorn."""
