@@ -171,22 +171,16 @@ async def find_by_email(db: Any, email: str) -> User | None:
     return _maybe(await db[COLLECTION].find_one({"email": canonical_email(email)}))
 
 
-# What an authenticated request needs of its user: everything User holds, none of the mailed
-# links' hashes or the lockout and admin-guard bookkeeping.
-_SIGNED_IN_FIELDS = {field: 0 for field in (
-    VERIFICATION_TOKEN, "emailVerificationExpires", RESET_TOKEN, "passwordResetExpires",
-    PENDING_EMAIL_TOKEN, "pendingEmailExpires", "loginPending", "loginFailedAt",
-    "adminRemoval")}
-
-
 async def find_signed_in(db: Any, user_id: str) -> User | None:
-    """The user as an authenticated request needs it (no link hashes, no bookkeeping), by
-    `_id` alone: every database runs that on the _id index (a filter on the session list
-    too may be a scan; the embedded one does that). None when there is no such user."""
+    """The user by `_id` alone: every database runs that on the _id index (a filter on the
+    session list too may be a scan). No projection: on the embedded database one costs more
+    database CPU than the whole lookup (measured 0.28 ms plain, 0.43 ms excluding the link
+    hashes, 0.6 ms listing the fields), and the hashes never leave the model layer (User
+    does not hold them). None when there is no such user."""
     oid = object_id(user_id)
     if oid is None:
         return None
-    return _maybe(await db[COLLECTION].find_one({"_id": oid}, _SIGNED_IN_FIELDS))
+    return _maybe(await db[COLLECTION].find_one({"_id": oid}))
 
 
 async def find_by_session(db: Any, user_id: str, session_id: str) -> User | None:
