@@ -201,11 +201,6 @@ class Mailer:
         if self._ready is not None:
             await self._ready.wait()
         while True:
-            # Python 3.11's wait_for (aiosmtplib reads replies with it) can swallow a
-            # cancellation that lands as a reply arrives; it stays counted on the task:
-            # honour it here, or stop() (and a worker's shutdown) waits forever.
-            if task is not None and task.cancelling():
-                raise asyncio.CancelledError
             # Cleared before draining: a send() during the drain sets it again, so no wake-up
             # is lost and the loop goes straight round.
             self._wake.clear()
@@ -214,6 +209,12 @@ class Mailer:
             except Exception as exc:  # the sender must outlive database outages
                 log.warning("mail sender: outbox unavailable, will retry",
                             extra={"fields": {"error": describe(exc)}})
+            # Python 3.11's wait_for (aiosmtplib reads replies with it) can swallow a
+            # cancellation that lands as a reply arrives; it stays counted on the task:
+            # honour it before waiting, or stop() (and a worker's shutdown) waits out the
+            # whole poll interval (a test's stop() took 60 s), or forever.
+            if task is not None and task.cancelling():
+                raise asyncio.CancelledError
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._poll):
                     await self._wake.wait()
