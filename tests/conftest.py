@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import email.policy
-import gc
 import os
 import re
 import socket
@@ -102,16 +101,6 @@ async def client(make_client: Callable[..., Any], config: Config) -> TestClient:
 async def api(make_client: Callable[..., Any], config: Config) -> TestClient:  # type: ignore[type-arg]
     """A client on the real app plus the test-only routes of tests/_app.py."""
     return await make_client(config, test_routes=True)  # type: ignore[no-any-return]
-
-
-@pytest.fixture(autouse=True)
-def collect_garbage_after_each_test() -> Iterator[None]:
-    """Collect cyclic garbage as each test ends: an object it leaked (an unclosed socket
-    transport warns in its __del__) is then reported at this test's teardown, not at
-    whichever later test the collector happened to run in (a ResourceWarning seen twice in
-    full runs, at the setup of unrelated tests)."""
-    yield
-    gc.collect()
 
 
 class SmtpSink:
