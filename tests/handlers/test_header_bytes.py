@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from server.observability.logs import JsonFormatter
-from tests._app import bearer
+from tests._app import bearer, closed
 from tests.handlers._auth import AUTH, PASSWORD, db_of, person, register
 
 BAD_AGENT = b"Mozilla/5.0 \xff\xfe (X11; \xc3\xa9)"  # two stray bytes, then a valid e-acute
@@ -33,7 +33,7 @@ async def send(client: TestClient, method: str, path: str,  # type: ignore[type-
         await writer.drain()
         raw = await asyncio.wait_for(reader.read(), 10)
     finally:
-        writer.close()
+        await closed(writer)
     head, _, content = raw.partition(b"\r\n\r\n")
     return int(head.split(b" ", 2)[1]), orjson.loads(content) if content else {}
 
