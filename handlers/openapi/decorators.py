@@ -29,6 +29,7 @@ from server.core.errors import (
     AppError,
     FieldError,
     Forbidden,
+    InvalidClient,
     InvalidToken,
     TokenExpired,
     TokenMissing,
@@ -39,6 +40,7 @@ from server.core.http import AUTH_PREFIX
 F = TypeVar("F", bound=Callable[..., Any])
 
 BEARER = "bearerAuth"
+CLIENT_BASIC = "clientBasic"
 REFRESH_COOKIE = "refreshCookie"
 EXAMPLE_REQUEST_ID = "9f1c2d3e4a5b6c7d8e9f0a1b"
 EXAMPLE_TIMESTAMP = "2026-01-01T12:00:00.000Z"
@@ -158,6 +160,26 @@ def bearer_auth(*, roles: bool = False) -> Callable[[F], F]:
             add_error(spec["responses"], error, "Missing, invalid, expired or revoked token")
         if roles:
             add_error(spec["responses"], Forbidden)
+        return func
+
+    return wrapper
+
+
+def client_auth(*, optional: bool = False) -> Callable[[F], F]:
+    """The route takes a service client's HTTP Basic credentials (`client_secret_basic`);
+    wrong ones are a 401 with `WWW-Authenticate: Basic`. With `optional`, it may be called
+    without any (credentials that are sent must still be right)."""
+
+    def wrapper(func: F) -> F:
+        spec = _apispec_of(func)
+        spec["security"] = [{CLIENT_BASIC: []}, {}] if optional else [{CLIENT_BASIC: []}]
+        add_error(spec["responses"], InvalidClient,
+                  "Client credentials missing, malformed or wrong (`WWW-Authenticate: Basic`)"
+                  if not optional else "Client credentials sent but wrong "
+                  "(`WWW-Authenticate: Basic`)")
+        spec["responses"]["401"]["headers"] = {"WWW-Authenticate": {
+            "description": 'The Basic challenge: `Basic realm="gatehouse", charset="UTF-8"`',
+            "schema": {"type": "string"}}}
         return func
 
     return wrapper

@@ -20,7 +20,13 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
 from marshmallow import RAISE, Schema
 
-from handlers.openapi.decorators import BEARER, REFRESH_COOKIE, VALIDATION_EXAMPLE, add_error
+from handlers.openapi.decorators import (
+    BEARER,
+    CLIENT_BASIC,
+    REFRESH_COOKIE,
+    VALIDATION_EXAMPLE,
+    add_error,
+)
 from handlers.openapi.hints import field_hints
 from handlers.schemas.envelopes import ErrorSchema
 from server.core import __version__
@@ -38,6 +44,7 @@ from server.core.http import API_PREFIX
 
 OPENAPI_VERSION = "3.0.3"
 JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
 _OPERATION_KEYS = ("summary", "description", "tags", "security", "deprecated", "operationId")
 _BODY_LOCATIONS = {"json", "form", "body"}
 _PARAM_LOCATIONS = {"querystring": "query", "query": "query", "match_info": "path",
@@ -104,7 +111,8 @@ def _request_parts(declared: dict[str, Any], path: str) -> tuple[list[Any], dict
                 media["example"] = {k: v for k, v in entry["example"].items()
                                     if k != "add_to_refs"}
             required = any(f.required for f in resolve_schema_cls(schema)().fields.values())
-            body = {"required": required, "content": {JSON: media}}
+            # A form body (the OAuth routes, as their RFCs say) is documented as one.
+            body = {"required": required, "content": {FORM if where == "form" else JSON: media}}
         else:
             parameters.append({"in": _PARAM_LOCATIONS[where], "schema": schema})
     if not _declares_path(declared):
@@ -202,6 +210,9 @@ def _build(app: web.Application) -> dict[str, Any]:
                    info={"description": INFO_DESCRIPTION})
     spec.components.security_scheme(BEARER, {"type": "http", "scheme": "bearer",
                                              "bearerFormat": "JWT"})
+    spec.components.security_scheme(CLIENT_BASIC, {
+        "type": "http", "scheme": "basic",
+        "description": "A service client's id and secret (`run.py clients create`)"})
     spec.components.security_scheme(REFRESH_COOKIE, {"type": "apiKey", "in": "cookie",
                                                      "name": "refreshToken"})
     spec.components.schema("Error", schema=ErrorSchema)
@@ -230,7 +241,7 @@ def _finish(document: dict[str, Any]) -> None:
             body = operation.get("requestBody")
             if body is not None and not body["required"]:
                 # An optional body may also be JSON `null`, which the service reads as none.
-                media = body["content"][JSON]
+                media = next(iter(body["content"].values()))
                 media["schema"] = {"allOf": [media["schema"]], "nullable": True}
             for parameter in operation.get("parameters", []):
                 if parameter.get("in") == "path":

@@ -12,6 +12,7 @@
     │   ├── InvalidToken (INVALID_TOKEN)
     │   ├── TokenExpired (TOKEN_EXPIRED)
     │   ├── BadCredentials (INVALID_CREDENTIALS)
+    │   ├── InvalidClient (INVALID_CLIENT)  - service-client HTTP Basic auth; WWW-Authenticate
     │   └── RefreshTokenMissing, InvalidRefreshToken            (flow errors)
     ├── Forbidden (403 FORBIDDEN)
     │   ├── CrossSiteRequest (CSRF_REJECTED)
@@ -105,6 +106,18 @@ class TokenExpired(Unauthorized):
 class BadCredentials(Unauthorized):
     code = "INVALID_CREDENTIALS"
     message = "Invalid email or password"
+
+
+class InvalidClient(Unauthorized):
+    """A service client's HTTP Basic credentials are missing, malformed or wrong (RFC 6749
+    5.2 `invalid_client`): always with the Basic challenge."""
+
+    code = "INVALID_CLIENT"
+    message = "Client authentication failed"
+
+    def __init__(self, message: str | None = None, **options: Any) -> None:
+        super().__init__(message, **options)
+        self.headers.setdefault("WWW-Authenticate", 'Basic realm="gatehouse", charset="UTF-8"')
 
 
 class Forbidden(AppError):

@@ -8,6 +8,10 @@ from dataclasses import dataclass
 
 API_PREFIX = "/api/v1"
 AUTH_PREFIX = f"{API_PREFIX}/auth"  # also the refresh cookie's Path
+OAUTH_PREFIX = f"{API_PREFIX}/oauth"  # introspection and revocation (issue 15)
+# RFC 8414 metadata, and the JWKS it points to (served by the signing-keys routes).
+AUTHORIZATION_SERVER_METADATA = "/.well-known/oauth-authorization-server"
+JWKS_PATH = "/.well-known/jwks.json"
 
 REQUEST_ID_HEADER = "X-Request-ID"
 FORWARDED_FOR_HEADER = "X-Forwarded-For"

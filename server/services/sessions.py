@@ -13,6 +13,7 @@ not secret (they are in every access token), so they must not let anyone end a s
 
 from __future__ import annotations
 
+import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -229,3 +230,27 @@ async def end_all_sessions(db: Any, user: User, audit: Audit, reason: str, *,
 async def list_sessions(db: Any, user: User, now: datetime) -> list[Session]:
     """The user's live sessions, oldest first."""
     return await sessions.list_for_user(db, user.id, user.active_sessions, now)
+
+
+async def live_user(db: Any, user_id: str, session_id: str) -> User | None:
+    """The active user owning the live session `session_id`; None once that session has
+    ended or the user is gone or deactivated (the check of every authenticated request)."""
+    return await users.find_by_session(db, user_id, session_id)
+
+
+async def find_by_refresh_token(db: Any, token: str,
+                                now: datetime) -> tuple[Session, User] | None:
+    """The live session whose CURRENT refresh token is `token`, and its active user; None for
+    anything else. Looks only: no rotation, and a rotated token is not judged as a replay
+    (introspection and revocation must never change or end a session by asking)."""
+    parts = _parts(token)
+    if parts is None:
+        return None
+    sid, uid = parts
+    session = await sessions.find_session(db, sid)
+    if session is None or session.expires_at <= now \
+            or (uid is not None and session.user_id != uid) \
+            or not hmac.compare_digest(token_hash(token), session.refresh_hash):
+        return None
+    user = await live_user(db, session.user_id, sid)
+    return None if user is None else (session, user)

@@ -12,8 +12,15 @@ from aiohttp.typedefs import Handler
 from handlers.auth import AuthHandler
 from handlers.docs import DocsHandler
 from handlers.health import HealthHandler
+from handlers.oauth import INTROSPECT_PATH, REVOKE_PATH, OAuthHandler
 from handlers.users import UsersHandler
-from server.core.http import API_PREFIX, AUTH_PREFIX, RoutePolicy, RouteTable
+from server.core.http import (
+    API_PREFIX,
+    AUTH_PREFIX,
+    AUTHORIZATION_SERVER_METADATA,
+    RoutePolicy,
+    RouteTable,
+)
 from server.core.http import CREDENTIAL_BUDGET as CREDENTIALS  # rate_limit.auth_max per IP
 from server.core.keys import ROUTES
 
@@ -30,6 +37,7 @@ class Route:
 def routes() -> list[Route]:
     """Every route, in matching order."""
     health, auth, users, docs = HealthHandler(), AuthHandler(), UsersHandler(), DocsHandler()
+    oauth = OAuthHandler()
     return [
         Route("GET", "/health", health.health),
         Route("GET", "/health/ready", health.ready),
@@ -59,6 +67,10 @@ def routes() -> list[Route]:
         Route("GET", f"{API_PREFIX}/users/{{id}}", users.get_user),
         Route("PATCH", f"{API_PREFIX}/users/{{id}}", users.update_user),
         Route("DELETE", f"{API_PREFIX}/users/{{id}}", users.delete_user),
+        # Client secrets and tokens are guessed here as at login: the credential budget.
+        Route("POST", INTROSPECT_PATH, oauth.introspect, CREDENTIALS),
+        Route("POST", REVOKE_PATH, oauth.revoke, CREDENTIALS),
+        Route("GET", AUTHORIZATION_SERVER_METADATA, oauth.metadata),
         Route("GET", "/api-docs", docs.ui),
         Route("GET", "/api-docs/openapi.json", docs.openapi),
         Route("GET", "/api-docs/static/{name}", docs.asset),

@@ -13,6 +13,7 @@ from handlers.openapi.document import build_openapi
 from tests._app import bearer
 from tests.conftest import SmtpSink
 from tests.handlers._auth import AUTH, NEW_PASSWORD, PASSWORD, mailed_tokens, person
+from tests.handlers._oauth import INTROSPECT, METADATA, REVOKE, new_client
 from tests.handlers._users import USERS, person_of
 
 JSON = "application/json"
@@ -63,8 +64,9 @@ class Walk:
     seen: list[tuple[str, str, int, Any]] = field(default_factory=list)
 
     async def call(self, method: str, template: str, expect: int, token: str | None = None,
-                   path: str | None = None, **kwargs: Any) -> Any:
-        headers = bearer(token) if token else {}
+                   path: str | None = None, headers: dict[str, str] | None = None,
+                   **kwargs: Any) -> Any:
+        headers = {**(bearer(token) if token else {}), **(headers or {})}
         async with self.client.request(method, path or template, headers=headers,
                                        **kwargs) as resp:
             body = await resp.json()
@@ -125,6 +127,21 @@ async def _users_routes(walk: Walk) -> None:
     await walk.call("DELETE", f"{USERS}/{{id}}", 200, admin.token, path=f"{USERS}/{user_id}")
 
 
+async def _oauth_routes(walk: Walk) -> None:
+    await walk.call("GET", METADATA, 200)
+    me = (await walk.call("POST", f"{AUTH}/login", 200,
+                          json={"email": ADA, "password": NEW_PASSWORD}))["data"]
+    service = await new_client(walk.client)
+    live = await walk.call("POST", INTROSPECT, 200, headers=service.auth,
+                           data={"token": me["accessToken"]})
+    assert live["active"] is True
+    await walk.call("POST", REVOKE, 200, data={"token": me["accessToken"]})
+    gone = await walk.call("POST", INTROSPECT, 200, headers=service.auth,
+                           data={"token": me["accessToken"]})
+    assert gone == {"active": False}
+    await walk.call("POST", INTROSPECT, 401, data={"token": "x"})
+
+
 async def _failures(walk: Walk) -> None:
     """A few error bodies: they too carry only the Error envelope's fields."""
     await walk.call("GET", f"{USERS}/me", 401)
@@ -137,6 +154,7 @@ async def walk_every_route(client: TestClient, sink: SmtpSink) -> Walk:  # type:
     await walk.call("GET", "/health", 200)
     await walk.call("GET", "/health/ready", 200)
     await _auth_routes(walk, sink)
+    await _oauth_routes(walk)
     await _users_routes(walk)
     await _failures(walk)
     return walk

@@ -101,7 +101,12 @@ class TestOperationShapes:
         for method, path, op in _operations(spec):
             if method not in BODY_METHODS:
                 continue
-            schema = op["requestBody"]["content"]["application/json"]["schema"]
+            content = op["requestBody"]["content"]
+            # The OAuth routes take form bodies, as RFC 7662 and RFC 7009 say (issue 15).
+            media = "application/x-www-form-urlencoded" if path.startswith("/api/v1/oauth/") \
+                else "application/json"
+            assert set(content) == {media}, (method, path)
+            schema = content[media]["schema"]
             if not op["requestBody"]["required"]:  # optional bodies may be `null` too
                 assert schema["nullable"] is True
                 schema = schema["allOf"][0]
