@@ -1,5 +1,5 @@
-"""Command line: `run.py [serve]` (--config, --port, --workers, --metrics-port), `create-admin`
-and `migrate`."""
+"""Command line: `run.py [serve]` (--config, --port, --workers, --metrics-port), `create-admin`,
+`migrate` and `clients create|list|delete`."""
 
 from __future__ import annotations
 
@@ -14,12 +14,33 @@ from server.core.config import Config, load_config
 from server.core.config_values import ConfigError
 
 DEFAULT_CONFIG = Path(__file__).with_name("config.yaml")
-COMMANDS = ("serve", "create-admin", "migrate")
+COMMANDS = ("serve", "create-admin", "migrate", "clients")
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML config file")
+
+
+def _clients_parser() -> argparse.ArgumentParser:
+    """`clients ACTION`: each action takes --config itself, so it may come anywhere."""
+    parser = argparse.ArgumentParser(prog="run.py clients",
+                                     description="service clients (introspection, revocation)")
+    actions = parser.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="register a client; prints its id and secret once")
+    create.add_argument("--name", required=True, help="what the client is (e.g. billing)")
+    actions.add_parser("list", help="every client: id, created, name")
+    delete = actions.add_parser("delete", help="delete a client: its secret stops working")
+    delete.add_argument("id", help="the client id")
+    for action in (create, actions.choices["list"], delete):
+        _add_config(action)
+    return parser
 
 
 def _parser(command: str) -> argparse.ArgumentParser:
+    if command == "clients":
+        return _clients_parser()
     parser = argparse.ArgumentParser(prog=f"run.py {command}")
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML config file")
+    _add_config(parser)
     if command == "serve":
         parser.add_argument("--port", type=int, help="overrides server.port")
         parser.add_argument("--workers", type=int, help="overrides server.workers (0 = per core)")
@@ -125,6 +146,30 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0 if outcome.ok else 1
 
 
+def _clients(args: argparse.Namespace) -> int:
+    from server.runtime.around import embedded_database
+    from server.runtime.clients_command import create_command, delete_command, list_command
+    from server.runtime.embedded_db import EmbeddedDbError
+
+    config, _ = _config_loader(args)
+    try:
+        with embedded_database(config) as live:
+            if args.action == "create":
+                lines = asyncio.run(create_command(live, args.name))
+            elif args.action == "list":
+                lines = asyncio.run(list_command(live))
+            elif asyncio.run(delete_command(live, args.id)):
+                lines = [f"deleted client {args.id}"]
+            else:
+                return _fail(f"no client {args.id}: nothing was deleted")
+    except ValueError as exc:  # a name that breaks the rules
+        return _fail(str(exc))
+    except EmbeddedDbError as exc:
+        return _fail(f"database error: {exc}")
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     command = "serve"
@@ -136,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_in)
     if command == "create-admin":
         _check_admin_flags(parser, args)
-    run = {"serve": _serve, "create-admin": _create_admin, "migrate": _migrate}[command]
+    run = {"serve": _serve, "create-admin": _create_admin, "migrate": _migrate,
+           "clients": _clients}[command]
     try:
         return run(args)
     except ConfigError as exc:
