@@ -3,6 +3,7 @@ once after the session ends, and only with valid client credentials."""
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import timedelta
 from typing import Any
@@ -262,3 +263,22 @@ class TestRateLimit:
         statuses.append((await introspect(client, "x", basic(service.id, "wrong")))[0])
         statuses.append((await introspect(client, "x", service.auth))[0])
         assert statuses == [200, 200, 401, 429]
+
+
+class TestNothingSecretIsLogged:
+    async def test_tokens_and_client_secrets_stay_out_of_every_log_record(
+            self, client: TestClient, service: ServiceClient,  # type: ignore[type-arg]
+            caplog: pytest.LogCaptureFixture) -> None:
+        caplog.set_level(logging.DEBUG)
+        data = await register(client)
+        await introspect(client, data["accessToken"], service.auth)
+        await introspect(client, data["refreshToken"], basic(service.id, service.secret + "x"))
+        await revoke(client, data["refreshToken"], basic(service.id, "guess"))
+        await revoke(client, data["refreshToken"])
+        denied = [r for r in caplog.records if r.getMessage() == "client_auth_denied"]
+        assert len(denied) == 2
+        logged = "\n".join(str(record.__dict__) for record in caplog.records)
+        for secret in (service.secret, data["accessToken"], data["refreshToken"],
+                       data["refreshToken"].rpartition(".")[2], "guess"):
+            assert secret not in logged
+        assert "revoked_refresh_token" in logged  # the session_ended event says why
