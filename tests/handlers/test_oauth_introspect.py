@@ -17,7 +17,8 @@ from server.core.clock import utcnow
 from server.core.config import Config
 from server.security import create_access_token, new_token
 from tests._app import bearer
-from tests.handlers._auth import AUTH, PASSWORD, db_of, login, refresh, register
+from tests.conftest import SmtpSink
+from tests.handlers._auth import AUTH, PASSWORD, db_of, login, mailed_tokens, refresh, register
 from tests.handlers._oauth import (
     INTROSPECT,
     ServiceClient,
@@ -127,6 +128,18 @@ class TestInactiveOnceTheSessionEnds:
         await _both_inactive_within_a_second(client, service, time.monotonic(),
                                              other["accessToken"], other["refreshToken"])
         assert await active(client, service, current["accessToken"])
+
+    async def test_password_reset(self, mail_client: TestClient,  # type: ignore[type-arg]
+                                  smtp_server: SmtpSink) -> None:
+        service = await new_client(mail_client)
+        data = await register(mail_client)
+        await mail_client.post(f"{AUTH}/forgot-password", json={"email": "ada@example.com"})
+        (token,) = await mailed_tokens(smtp_server, "ada@example.com", "reset-password")
+        resp = await mail_client.post(f"{AUTH}/reset-password/{token}",
+                                      json={"password": "N3w!Passw0rd-ok"})
+        assert resp.status == 200
+        await _both_inactive_within_a_second(mail_client, service, time.monotonic(),
+                                             data["accessToken"], data["refreshToken"])
 
     async def test_self_deactivation(self, client: TestClient, service: ServiceClient) -> None:  # type: ignore[type-arg]
         data = await register(client)

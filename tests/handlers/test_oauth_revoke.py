@@ -4,12 +4,16 @@ be right."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import jwt
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
 
+from server.core.clock import utcnow
+from server.core.config import Config
+from server.security import create_access_token
 from tests._app import bearer
 from tests.handlers._auth import db_of, login, refresh, register
 from tests.handlers._oauth import REVOKE, basic, new_client, revoke
@@ -73,6 +77,16 @@ class TestNothingElseEndsASession:
         current = (await resp.json())["data"]
         assert (await revoke(client, data["refreshToken"]))[0] == 200
         assert await me_status(client, current["accessToken"]) == 200
+
+    async def test_an_expired_access_token_revokes_nothing(self, client: TestClient,  # type: ignore[type-arg]
+                                                           config: Config) -> None:
+        data = await register(client)
+        claims = jwt.decode(data["accessToken"], options={"verify_signature": False})
+        expired = create_access_token(config.jwt, user_id=claims["sub"], email=claims["email"],
+                                      role="user", session_id=claims["sid"],
+                                      now=utcnow() - timedelta(hours=1))
+        assert (await revoke(client, expired))[0] == 200
+        assert await me_status(client, data["accessToken"]) == 200
 
     async def test_wrong_client_credentials_are_refused(self, client: TestClient) -> None:  # type: ignore[type-arg]
         data = await register(client)
