@@ -166,7 +166,8 @@ def _clients(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     except EmbeddedDbError as exc:
         return _fail(f"database error: {exc}")
-    print("\n".join(lines))
+    for line in lines:  # none for an empty list: nothing printed, not a blank line
+        print(line)
     return 0
 
 
