@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from handlers._auth import ADMIN, STAFF, AuthContext, requires
@@ -23,6 +25,7 @@ from handlers.schemas.users import (
     ProfileUpdateSchema,
     UserIdPathSchema,
 )
+from models.users import User
 from server.core.errors import (
     CurrentPasswordIncorrect,
     EmailTaken,
@@ -34,15 +37,30 @@ from server.core.keys import CONFIG, DATA, NOW
 from server.db import DB
 from server.http.request import AUDIT
 from server.mail.sender import MAILER
-from server.services import credentials, users
+from server.services import credentials, totp, users
+from server.services.totp import FactorStatus
+
+
+class _WithFactors:
+    """The user as GET /users/me shows it: every field of the user, plus `mfa`."""
+
+    __slots__ = ("_user", "mfa")
+
+    def __init__(self, user: User, mfa: FactorStatus) -> None:
+        self._user, self.mfa = user, mfa
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._user, name)
 
 
 class UsersHandler:
-    @docs(tags=["users"], summary="Get the signed-in user's profile")
+    @docs(tags=["users"], summary="Get the signed-in user's profile",
+          description="`mfa` says which second factors are set (never a secret).")
     @success(out.UserResponseSchema, description="The signed-in user")
     @requires()
     async def get_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
-        return respond(request, {"user": ctx.user})
+        factors = await totp.status(request.app[DB], ctx.user)
+        return respond(request, {"user": _WithFactors(ctx.user, factors)})
 
     @docs(tags=["users"], summary="Update the signed-in user's profile",
           description="Changing `email` needs `currentPassword` and spends the credential "

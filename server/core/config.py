@@ -71,6 +71,10 @@ class SecurityConfig:
     # counters of unknown addresses expire then, so the two must not differ).
     failed_login_ttl: timedelta = timedelta(hours=24)
     max_sessions: int = field(default=5, metadata=_meta(1, 100))
+    # Encrypts TOTP secrets at rest (AES-GCM under a key derived from it). Empty: derived
+    # from jwt.secret (checked in production already), but then rotating jwt.secret makes
+    # every enrolled authenticator app unusable; set a key of its own to rotate freely.
+    mfa_key: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +197,8 @@ def check_production(config: Config) -> None:
                           "(APP__JWT__REFRESH_SECRET), not the default")
     if len(config.jwt.secret) < 32 or len(config.jwt.refresh_secret) < 32:
         raise ConfigError("jwt.secret: production secrets must be at least 32 characters")
+    if config.security.mfa_key and len(config.security.mfa_key) < 32:
+        raise ConfigError("security.mfa_key: production keys must be at least 32 characters")
     if not config.mongodb.uri:
         raise ConfigError("mongodb.uri: production needs a MongoDB URI (the embedded "
                           "database is for development and tests)")
