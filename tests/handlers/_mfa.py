@@ -24,7 +24,8 @@ def code_at(secret: str, when: datetime, shift: float = 0) -> str:
 
 async def enrol(client: Client, access: str, clock: Clock) -> tuple[str, list[str]]:
     """Set up and confirm TOTP for the bearer of `access`; (secret, recovery codes). The
-    clock then moves one step on, so the confirming code's step is behind the next code."""
+    clock then moves three steps on, so the confirming code's step is behind even the
+    previous step's code (which the drift window accepts)."""
     resp = await client.post(f"{MFA}/totp/setup", headers=bearer(access), json={})
     body = await resp.json()
     assert resp.status == 200, body
@@ -33,7 +34,7 @@ async def enrol(client: Client, access: str, clock: Clock) -> tuple[str, list[st
                              json={"code": code_at(secret, clock())})
     body = await resp.json()
     assert resp.status == 200, body
-    clock.advance(timedelta(seconds=30))
+    clock.advance(timedelta(seconds=90))
     return secret, body["data"]["recoveryCodes"]
 
 
