@@ -17,6 +17,7 @@ from handlers.schemas.auth import EmptySchema
 from server.core.errors import (
     AccountDeactivated,
     AccountLocked,
+    BadCredentials,
     CurrentPasswordIncorrect,
     InvalidMfaCode,
     InvalidMfaToken,
@@ -29,7 +30,7 @@ from server.core.keys import CLOCK, CONFIG, DATA, NOW
 from server.db import DB
 from server.http.request import AUDIT
 from server.mail.sender import MAILER
-from server.services import mfa_signin, totp
+from server.services import auth, mfa_signin, step_up, totp
 from server.services.auth_context import OTP_AMR
 
 
@@ -87,6 +88,25 @@ class MfaHandler:
         await totp.remove(app[DB], app[CONFIG], app[MAILER], ctx.user, data["currentPassword"],
                           data["code"], request[NOW], request[AUDIT])
         return respond(request, message="Two-factor authentication disabled")
+
+    @docs(tags=["mfa"], summary="Re-authenticate the current session (step-up)",
+          description="The password, and a current `code` when the account has a second "
+                      "factor, checked and counted as at login (wrong ones lead to the "
+                      "lockout). The session's auth_time becomes now (kept across refreshes): "
+                      "password and email changes and account deletion are then allowed "
+                      "without a code for security.reauth_window.")
+    @request_schema(schemas.ReauthSchema)
+    @success(schemas.ReauthResponseSchema, description="Re-authenticated")
+    @errors(BadCredentials, InvalidMfaCode, AccountLocked(extra={"retryAfter": 7200}))
+    @requires()
+    async def reauth(self, request: web.Request, ctx: AuthContext) -> web.Response:
+        app, data = request.app, request[DATA]
+        signed = await step_up.reauth(app[DB], app[CONFIG], app[MAILER], ctx.user,
+                                      ctx.session_id, data["password"], data.get("code"),
+                                      app[CLOCK], request[AUDIT])
+        token = auth.access_token(app[CONFIG], ctx.user, ctx.session_id, request[NOW],
+                                  amr=signed.amr, auth_time=signed.auth_time)
+        return respond(request, {"access_token": token}, message="Re-authenticated")
 
     @docs(tags=["mfa"], summary="Complete a sign-in with a TOTP code or a recovery code",
           description="`mfaToken` comes from POST /auth/login and works once. Answers as a "

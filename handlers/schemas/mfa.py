@@ -39,6 +39,12 @@ class RemoveTotpSchema(_Strict):
     code = _code(required=True)
 
 
+class ReauthSchema(_Strict):
+    password = fields.String(required=True, validate=validate.Length(
+        min=1, max=1024, error="Password is required"), metadata={"format": "password"})
+    code = _code()
+
+
 class MfaVerifySchema(_Strict):
     mfaToken = fields.String(required=True, validate=validate.Length(min=1, max=256),
                              metadata={"description": "From the login answer; single use, "
@@ -73,6 +79,12 @@ RecoveryCodesResponseSchema = success_schema(
     "RecoveryCodesResponseSchema", {"recovery_codes": _CODES},
     message="Two-factor authentication enabled",
     example=success_body({"recoveryCodes": EXAMPLE_CODES}, "Two-factor authentication enabled"))
+ReauthResponseSchema = success_schema(
+    "ReauthResponseSchema", {"access_token": fields.String(
+        required=True, data_key="accessToken", metadata={
+            "description": "A new access token whose auth_time is now"})},
+    message="Re-authenticated",
+    example=success_body({"accessToken": "eyJhbGciOiJIUzI1NiJ9.e30.c2ln"}, "Re-authenticated"))
 MFA_REQUIRED_EXAMPLE = success_body({
     "mfaRequired": True, "factors": ["totp", "recovery_code"], "mfaToken": EXAMPLE_MFA_TOKEN,
     "expiresAt": EXAMPLE_TIME}, "Second factor required")

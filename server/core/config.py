@@ -75,6 +75,9 @@ class SecurityConfig:
     # from jwt.secret (checked in production already), but then rotating jwt.secret makes
     # every enrolled authenticator app unusable; set a key of its own to rotate freely.
     mfa_key: str = ""
+    # Sensitive changes by an account with a second factor need a sign-in (or POST
+    # /auth/reauth) this recent, or a current code in the request (issue 16, step-up).
+    reauth_window: timedelta = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +232,7 @@ def is_loopback(host: str) -> bool:
 
 def check_security(config: Config) -> None:
     """A zero lease would free every slot at once (unlimited concurrent guesses)."""
-    for name in ("login_attempt_lease", "failed_login_ttl"):
+    for name in ("login_attempt_lease", "failed_login_ttl", "reauth_window"):
         if getattr(config.security, name) <= timedelta(0):
             raise ConfigError(f"security.{name}: must be longer than 0s")
 

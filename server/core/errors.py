@@ -14,7 +14,7 @@
     │   ├── TokenExpired (TOKEN_EXPIRED)
     │   ├── BadCredentials (INVALID_CREDENTIALS)
     │   ├── RefreshTokenMissing, InvalidRefreshToken            (flow errors)
-    │   └── InvalidMfaToken, InvalidMfaCode                     (second factors)
+    │   └── InvalidMfaToken, InvalidMfaCode, ReauthRequired     (second factors)
     ├── Forbidden (403 FORBIDDEN)
     │   ├── CrossSiteRequest (CSRF_REJECTED)
     │   └── AccountDeactivated (ACCOUNT_DEACTIVATED)
@@ -250,6 +250,14 @@ class InvalidMfaCode(Unauthorized):
 
     code = "INVALID_MFA_CODE"
     message = "Invalid authentication code"
+
+
+class ReauthRequired(Unauthorized):
+    """A sensitive change by an account with a second factor, long after its sign-in."""
+
+    code = "REAUTH_REQUIRED"
+    message = ("Recent authentication required: add a current `code`, or confirm with "
+               "POST /auth/reauth")
 
 
 class MfaCodeIncorrect(BadRequest):

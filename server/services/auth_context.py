@@ -25,7 +25,13 @@ class AuthContext:
 async def record(db: Any, config: Config, started: Started, amr: Sequence[str],
                  now: datetime) -> None:
     """Remember that `started`'s session signed in now with `amr`."""
-    await session_auth.record(db, started.session_id, started.user.id, list(amr), now,
+    await record_session(db, config, started.session_id, started.user.id, amr, now)
+
+
+async def record_session(db: Any, config: Config, session_id: str, user_id: str,
+                         amr: Sequence[str], now: datetime) -> None:
+    """Remember that session `session_id` (re)authenticated now with `amr`."""
+    await session_auth.record(db, session_id, user_id, list(amr), now,
                               now + config.jwt.refresh_ttl)
 
 

@@ -43,6 +43,14 @@ class FactorStatus:
     recovery_codes_left: int
 
 
+async def use_code(db: Any, config: Config, user: User, secret: str, code: str,
+                   now: datetime) -> bool:
+    """Whether `code` is a current code of the stored (encrypted) `secret` not used before;
+    its time step is marked used (one conditional write), so it is accepted once."""
+    step = totp_codes.matching_step(totp_codes.decrypt(config, user.id, secret), code, now)
+    return step is not None and await mfa.use_step(db, user.id, secret, step)
+
+
 async def status(db: Any, user: User) -> FactorStatus:
     factors = await mfa.find(db, user.id)
     return FactorStatus(factors.totp, factors.recovery_left if factors.totp else 0)
@@ -103,8 +111,7 @@ async def remove(db: Any, config: Config, mailer: Any, user: User, current_passw
     if secret is None:
         raise MfaNotEnabled()
     await check_password(config, user, current_password, audit, "mfa_remove")
-    step = totp_codes.matching_step(totp_codes.decrypt(config, user.id, secret), code, now)
-    if step is None or not await mfa.use_step(db, user.id, secret, step):
+    if not await use_code(db, config, user, secret, code, now):
         audit.event("mfa_remove_failed", userId=user.id, reason="wrong_code")
         raise MfaCodeIncorrect()
     if not await mfa.remove_totp(db, user.id, secret, now):

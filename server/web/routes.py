@@ -57,6 +57,7 @@ def routes() -> list[Route]:
         Route("POST", f"{AUTH_PREFIX}/mfa/recovery-codes/regenerate",
               mfa.regenerate_recovery_codes),
         Route("POST", f"{AUTH_PREFIX}/mfa/verify", mfa.verify, CREDENTIALS),
+        Route("POST", f"{AUTH_PREFIX}/reauth", mfa.reauth, CREDENTIALS),
         # The /me routes come before /{id}, which would otherwise match "me".
         Route("GET", f"{API_PREFIX}/users/me", users.get_me),
         # A profile update may change the sign-in email: the credential budget (issue 13).

@@ -145,6 +145,7 @@ async def _mfa_routes(walk: Walk) -> None:
     # A step on from the confirming code's: accepted (drift), and not a replay.
     await walk.call("DELETE", f"{mfa}/totp", 200, grace.token, json={
         "currentPassword": PASSWORD, "code": totp.at(time.time() + 30)})
+    await walk.call("POST", f"{AUTH}/reauth", 200, grace.token, json={"password": PASSWORD})
 
 
 async def _failures(walk: Walk) -> None:

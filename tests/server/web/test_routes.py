@@ -34,7 +34,7 @@ def test_the_credential_routes_of_the_contract() -> None:
             "reset-password/{token}")} | {("PATCH", f"{API_PREFIX}/users/me")} | {
         # Issue 16: a second-factor code is a credential too.
         ("POST", f"{AUTH_PREFIX}/mfa/verify"), ("POST", f"{AUTH_PREFIX}/mfa/totp/confirm"),
-        ("DELETE", f"{AUTH_PREFIX}/mfa/totp")}
+        ("DELETE", f"{AUTH_PREFIX}/mfa/totp"), ("POST", f"{AUTH_PREFIX}/reauth")}
 
 
 class TestFind:
