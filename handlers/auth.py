@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handlers._auth import require_user
+from handlers._auth import enrolment_route, require_user
 from handlers._origin import same_origin_only
 from handlers.openapi import links
 from handlers.openapi.decorators import (
@@ -161,6 +161,7 @@ class AuthHandler:
     @success(out.MessageResponseSchema, description="Session ended; the cookie is cleared",
              example=out.message_example("Logout successful"))
     @same_origin_only
+    @enrolment_route
     async def logout(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         await sessions.end_session_of(request.app[DB], ctx.user, ctx.session_id,
@@ -175,6 +176,7 @@ class AuthHandler:
     @success(out.MessageResponseSchema, description="Every session of the user ended",
              example=out.message_example("Logged out from all sessions"))
     @same_origin_only
+    @enrolment_route
     async def logout_all(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         await sessions.end_all_sessions(request.app[DB], ctx.user, request[AUDIT],

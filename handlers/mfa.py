@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from handlers._auth import AuthContext, requires
+from handlers._auth import AuthContext, enrolment_route, requires
 from handlers._origin import same_origin_only
 from handlers.auth import client_of, signed_in
 from handlers.openapi import links
@@ -43,6 +43,7 @@ class MfaHandler:
     @success(schemas.TotpSetupResponseSchema, description="Scan, then confirm with a code")
     @errors(MfaAlreadyEnabled)
     @requires()
+    @enrolment_route
     async def totp_setup(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app = request.app
         setup = await totp.setup(app[DB], app[CONFIG], ctx.user, request[NOW], request[AUDIT])
@@ -55,6 +56,7 @@ class MfaHandler:
     @success(schemas.RecoveryCodesResponseSchema, description="Enabled")
     @errors(MfaCodeIncorrect, MfaSetupMissing, MfaAlreadyEnabled)
     @requires()
+    @enrolment_route
     async def totp_confirm(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app = request.app
         codes = await totp.confirm(app[DB], app[CONFIG], app[MAILER], ctx.user,

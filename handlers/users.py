@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handlers._auth import ADMIN, STAFF, AuthContext, requires
+from handlers._auth import ADMIN, STAFF, AuthContext, enrolment_route, requires
 from handlers.openapi.decorators import (
     docs,
     errors,
@@ -60,6 +60,7 @@ class UsersHandler:
           description="`mfa` says which second factors are set (never a secret).")
     @success(out.UserResponseSchema, description="The signed-in user")
     @requires()
+    @enrolment_route
     async def get_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         factors = await totp.status(request.app[DB], ctx.user)
         return respond(request, {"user": _WithFactors(ctx.user, factors)})

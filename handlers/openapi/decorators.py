@@ -30,6 +30,7 @@ from server.core.errors import (
     FieldError,
     Forbidden,
     InvalidToken,
+    MfaEnrolmentRequired,
     TokenExpired,
     TokenMissing,
     ValidationFailed,
@@ -158,6 +159,8 @@ def bearer_auth(*, roles: bool = False) -> Callable[[F], F]:
             add_error(spec["responses"], error, "Missing, invalid, expired or revoked token")
         if roles:
             add_error(spec["responses"], Forbidden)
+        # security.mfa_required_roles: any signed-in route may answer it (issue 16).
+        add_error(spec["responses"], MfaEnrolmentRequired)
         return func
 
     return wrapper

@@ -78,6 +78,9 @@ class SecurityConfig:
     # Sensitive changes by an account with a second factor need a sign-in (or POST
     # /auth/reauth) this recent, or a current code in the request (issue 16, step-up).
     reauth_window: timedelta = timedelta(minutes=5)
+    # Accounts in these roles must enrol a second factor: until they do, they reach only the
+    # enrolment routes (403 MFA_ENROLMENT_REQUIRED elsewhere).
+    mfa_required_roles: tuple[str, ...] = ("admin",)
 
 
 @dataclass(frozen=True, slots=True)

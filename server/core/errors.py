@@ -17,6 +17,7 @@
     │   └── InvalidMfaToken, InvalidMfaCode, ReauthRequired     (second factors)
     ├── Forbidden (403 FORBIDDEN)
     │   ├── CrossSiteRequest (CSRF_REJECTED)
+    │   ├── MfaEnrolmentRequired (MFA_ENROLMENT_REQUIRED)
     │   └── AccountDeactivated (ACCOUNT_DEACTIVATED)
     ├── NotFound (404 NOT_FOUND)
     │   └── UserNotFound, SessionNotFound
@@ -275,6 +276,14 @@ class MfaSetupMissing(BadRequest):
 class MfaNotEnabled(BadRequest):
     code = "MFA_NOT_ENABLED"
     message = "TOTP is not enabled"
+
+
+class MfaEnrolmentRequired(Forbidden):
+    """An account whose role is in security.mfa_required_roles, without a second factor."""
+
+    code = "MFA_ENROLMENT_REQUIRED"
+    message = ("Your role requires a second factor: enrol one with POST "
+               "/auth/mfa/totp/setup and /auth/mfa/totp/confirm")
 
 
 class MfaAlreadyEnabled(Conflict):
