@@ -23,7 +23,6 @@ from server.core.keys import CLIENT_IP, CONFIG, LOG_PATH, NOW, REQUEST_ID, USER_
 from server.db import DB
 from server.observability.logs import security_event
 from server.security import bearer_token, decode_access_token
-from server.services import totp
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +72,7 @@ async def _authenticate(request: web.Request, roles: tuple[str, ...] | None) -> 
         raise Forbidden()
     if user.role in app[CONFIG].security.mfa_required_roles \
             and not getattr(request.match_info.handler, ENROLMENT_MARK, False) \
-            and not (await totp.status(app[DB], user)).totp:
+            and not user.mfa_totp:
         raise MfaEnrolmentRequired()
     return AuthContext(user=user, session_id=claims.session_id, token_id=claims.token_id)
 

@@ -145,7 +145,7 @@ class AuthHandler:
             raise RefreshTokenMissing()
         now = request[NOW]
         started = await sessions.refresh(app[DB], app[CONFIG], token, now, request[AUDIT])
-        signed = await auth_context.of_session(app[DB], app[CONFIG], started.session_id, now)
+        signed = auth_context.of_session(started.user, started.session_id)
         data = {"access_token": auth.access_token(app[CONFIG], started.user,
                                                   started.session_id, now, amr=signed.amr,
                                                   auth_time=signed.auth_time)}

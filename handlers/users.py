@@ -62,8 +62,7 @@ class UsersHandler:
     @requires()
     @enrolment_route
     async def get_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
-        factors = await totp.status(request.app[DB], ctx.user)
-        return respond(request, {"user": _WithFactors(ctx.user, factors)})
+        return respond(request, {"user": _WithFactors(ctx.user, totp.status(ctx.user))})
 
     @docs(tags=["users"], summary="Update the signed-in user's profile",
           description="Changing `email` needs `currentPassword` and spends the credential "

@@ -25,11 +25,9 @@ from pymongo.errors import PyMongoError
 from models import (
     email_migration,
     login_failures,
-    mfa,
     mfa_challenges,
     outbox,
     rate_limits,
-    session_auth,
     sessions,
     users,
 )
@@ -47,8 +45,7 @@ DB: web.AppKey[AsyncIOMotorDatabase[Any]] = web.AppKey("db")
 # Every collection's model, each with `COLLECTION`, `INDEXES` (IndexModels: the schema step
 # digests them to know when to rebuild) and `async def ensure_indexes(db)`: one explicit
 # list, so whatever a caller imported, every collection gets its indexes.
-MODELS = (users, sessions, outbox, rate_limits, login_failures, mfa, mfa_challenges,
-          session_auth)
+MODELS = (users, sessions, outbox, rate_limits, login_failures, mfa_challenges)
 
 # Data changes, in version order; each runs once per database, before the indexes are built
 # (so a migration may drop an index whose replacement has the same keys). Never renumber or

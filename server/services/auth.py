@@ -177,7 +177,8 @@ async def start_signed_in(db: Any, config: Config, account: lockout.AccountLedge
         await account.release()
         lockout.failed(audit, user.id, "credentials_changed")
         raise
-    await auth_context.record(db, config, started, amr, now)
+    if tuple(amr) != PASSWORD_AMR:  # a password sign-in is what an unrecorded session means
+        await auth_context.record(db, started.user, started.session_id, amr, now)
     audit.event("login_succeeded", metric="login_ok", userId=user.id,
                 sessionId=started.session_id, amr=list(amr))
     return started

@@ -1,5 +1,11 @@
-"""How and when a session's user authenticated (`amr`, `auth_time` of its access tokens),
-recorded at sign-in and read back when a refresh mints a new access token."""
+"""How and when a session's user authenticated: the `amr` and `auth_time` of its access
+tokens, kept across refreshes at no extra database work.
+
+A session started by a password alone needs no record: `amr` is ["pwd"] and `auth_time`
+the session's start, which its id (an ObjectId) carries. A sign-in with a second factor,
+and a re-authentication, are recorded on the user document (`sessionAuth`), which every
+refresh and every authenticated request reads anyway.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from models import session_auth, sessions
-from server.core.config import Config
-from server.services.sessions import Started
+from bson import ObjectId
+
+from models import user_mfa
+from models.users import User
 
 PASSWORD_AMR = ("pwd",)
 OTP_AMR = ("pwd", "otp")  # RFC 8176: password, then a one-time password (or recovery code)
@@ -22,28 +29,18 @@ class AuthContext:
     auth_time: datetime
 
 
-async def record(db: Any, config: Config, started: Started, amr: Sequence[str],
+def of_session(user: User, session_id: str) -> AuthContext:
+    """How `session_id` of `user` (as read from the database) authenticated."""
+    found = user.session_auth.get(session_id)
+    if found:
+        return AuthContext(tuple(found["amr"]), found["at"])
+    return AuthContext(PASSWORD_AMR, ObjectId(session_id).generation_time)
+
+
+async def record(db: Any, user: User, session_id: str, amr: Sequence[str],
                  now: datetime) -> None:
-    """Remember that `started`'s session signed in now with `amr`."""
-    await record_session(db, config, started.session_id, started.user.id, amr, now)
-
-
-async def record_session(db: Any, config: Config, session_id: str, user_id: str,
-                         amr: Sequence[str], now: datetime) -> None:
-    """Remember that session `session_id` (re)authenticated now with `amr`."""
-    await session_auth.record(db, session_id, user_id, list(amr), now,
-                              now + config.jwt.refresh_ttl)
-
-
-async def of_session(db: Any, config: Config, session_id: str, now: datetime) -> AuthContext:
-    """What a refreshed access token of `session_id` says: the recorded sign-in, or for a
-    session with no record (registered, or started before records were kept) a password
-    sign-in at the session's start. The record's lifetime follows the session's."""
-    found = await session_auth.find(db, session_id)
-    if found is None:
-        session = await sessions.find_session(db, session_id)
-        return AuthContext(PASSWORD_AMR, session.created_at if session else now)
-    # Extend only once half the refresh lifetime has passed: one write in many refreshes.
-    if found.expires_at - now < config.jwt.refresh_ttl / 2:
-        await session_auth.extend(db, session_id, now + config.jwt.refresh_ttl)
-    return AuthContext(found.amr, found.auth_time)
+    """Remember that `session_id` of `user` (as read after the session was added, or later)
+    authenticated now with `amr`; records of sessions no longer live are dropped."""
+    stale = [sid for sid in user.session_auth
+             if sid != session_id and sid not in user.active_sessions]
+    await user_mfa.record_session_auth(db, user.id, session_id, list(amr), now, stale)

@@ -14,9 +14,9 @@ import logging
 import secrets
 from typing import Any, NoReturn
 
-from models import mfa, mfa_challenges, users
-from models.mfa import Factors
+from models import mfa_challenges, user_mfa, users
 from models.mfa_challenges import Challenge
+from models.user_mfa import Factors
 from models.users import User
 from server.core.config import Config
 from server.core.errors import AccountDeactivated, InvalidMfaCode, InvalidMfaToken
@@ -67,7 +67,7 @@ async def _check_factor(db: Any, config: Config, mailer: Any, account: lockout.A
                         user: User, hashed: str, code: str | None, recovery_code: str | None,
                         clock: Clock, *, user_agent: str | None, ip: str | None,
                         audit: Audit) -> Started:
-    factors = await mfa.find(db, user.id)
+    factors = await user_mfa.find(db, user.id)
     secret, step = _matching(config, user, factors, code, clock)
     recovery = totp_codes.recovery_hash(recovery_code) if recovery_code else None
     if step is None and recovery is None:
@@ -77,9 +77,9 @@ async def _check_factor(db: Any, config: Config, mailer: Any, account: lockout.A
         raise InvalidMfaToken()
     left = None
     if step is not None and secret is not None:
-        used = await mfa.use_step(db, user.id, secret, step)
+        used = await user_mfa.use_step(db, user.id, secret, step)
     else:
-        left = await mfa.use_recovery_code(db, user.id, str(recovery))
+        left = await user_mfa.use_recovery_code(db, user.id, str(recovery))
         used = left is not None
     if not used:
         await _wrong(account, clock, audit, "replayed_code" if step is not None

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from models import mfa, mfa_challenges
+from models import mfa_challenges
 from models.users import User
 from server.core.config import Config
 from server.observability.audit import Audit
@@ -20,6 +20,7 @@ from server.security import new_token, token_hash
 from server.services import lockout
 
 MFA_TOKEN_TTL = timedelta(minutes=5)
+FACTORS = ("totp", "recovery_code")  # what POST /auth/mfa/verify accepts
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +38,7 @@ async def challenge(db: Any, config: Config, account: lockout.AccountLedger, use
     second factor (the sign-in goes on), else a new challenge. The slot is given back
     uncounted, but the failures are NOT forgotten: only a completed sign-in resets them, or
     the password alone would buy unlimited code guesses."""
-    factors = await mfa.find(db, user.id)
-    if not factors.totp:
+    if not user.mfa_totp:  # read with the attempt slot: no extra database work
         return None
     token = new_token()
     expires = now + MFA_TOKEN_TTL
@@ -46,4 +46,4 @@ async def challenge(db: Any, config: Config, account: lockout.AccountLedger, use
                                 expires)
     await account.release()
     audit.event("mfa_challenge_issued", userId=user.id)
-    return MfaChallenge(token, factors.types, expires)
+    return MfaChallenge(token, list(FACTORS), expires)

@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from models import mfa
+from models import user_mfa
 from models.users import User
 from server.core.config import Config
 from server.core.errors import InvalidMfaCode, InvalidToken, MfaCodeIncorrect, ReauthRequired
@@ -28,14 +28,14 @@ async def require_recent(db: Any, config: Config, user: User, session_id: str,
     """Pass when the account has no second factor, `code` is a current unused code, or
     the session authenticated within security.reauth_window. Raises MfaCodeIncorrect (a
     code that is wrong) or ReauthRequired."""
-    factors = await mfa.find(db, user.id)
-    if factors.totp_secret is None:
+    if not user.mfa_totp:
         return
     if code is not None:
-        if await totp.use_code(db, config, user, factors.totp_secret, code, now):
+        secret = (await user_mfa.find(db, user.id)).totp_secret
+        if secret is not None and await totp.use_code(db, config, user, secret, code, now):
             return
         raise MfaCodeIncorrect()
-    signed = await auth_context.of_session(db, config, session_id, now)
+    signed = auth_context.of_session(user, session_id)
     if now - signed.auth_time <= config.security.reauth_window:
         return
     audit.event("reauth_required", userId=user.id, sessionId=session_id)
@@ -55,7 +55,7 @@ async def reauth(db: Any, config: Config, mailer: Any, user: User, session_id: s
             raise InvalidToken()
         await lockout.check_password(account, password, account.user.password_hash, clock,
                                      config, audit, "reauth_wrong_password")
-        factors = await mfa.find(db, user.id)
+        factors = await user_mfa.find(db, user.id)
         amr: tuple[str, ...] = PASSWORD_AMR
         if factors.totp_secret is not None:
             if code is None or not await totp.use_code(db, config, user,
@@ -65,6 +65,6 @@ async def reauth(db: Any, config: Config, mailer: Any, user: User, session_id: s
             amr = OTP_AMR
         await account.release()
     now = clock()
-    await auth_context.record_session(db, config, session_id, user.id, amr, now)
+    await auth_context.record(db, account.user, session_id, amr, now)
     audit.event("reauthenticated", userId=user.id, sessionId=session_id, amr=list(amr))
     return AuthContext(amr, now)

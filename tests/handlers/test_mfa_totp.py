@@ -35,7 +35,8 @@ class TestSetup:
         assert pyotp.parse_uri(data["otpauthUri"]).secret == data["secret"]
         assert data["qrSvg"].startswith("<svg")
         assert "</svg>" in data["qrSvg"]
-        doc = await db_of(client).mfa.find_one({})
+        doc = await db_of(client).users.find_one({})
+        assert doc["mfa"]["pendingSecret"]
         assert data["secret"] not in str(doc)  # encrypted at rest
 
     async def test_setup_needs_a_signed_in_user(self, ada: tuple[Client, Clock, str]) -> None:
@@ -51,9 +52,9 @@ class TestConfirm:
         _, codes = await enrol(client, access, clock)
         assert len(codes) == 10
         assert len(set(codes)) == 10
-        doc = await db_of(client).mfa.find_one({})
+        doc = await db_of(client).users.find_one({})
         assert not any(code in str(doc) for code in codes)
-        assert len(doc["recoveryCodes"]) == 10
+        assert len(doc["mfa"]["recoveryCodes"]) == 10
 
     async def test_a_wrong_code_does_not_activate(self, ada: tuple[Client, Clock, str]) -> None:
         client, clock, access = ada
