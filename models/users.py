@@ -83,11 +83,9 @@ class User:
     pending_email: str | None = None  # asked for, not confirmed: never a sign-in identity
     created_at: datetime | None = None
     updated_at: datetime | None = None
-    # Second factors (models/user_mfa.py): whether TOTP is on and the recovery codes left,
-    # never a secret or hash; and how sessions authenticated beyond a password (by id).
-    mfa_totp: bool = False
+    mfa_totp: bool = False  # models/user_mfa.py: facts about the factors, never a secret
     recovery_codes_left: int = 0
-    session_auth: Mapping[str, Any] = field(default_factory=dict)
+    session_auth: Mapping[str, Any] = field(default_factory=dict)  # services/auth_context
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> User:
@@ -106,8 +104,9 @@ class User:
             session_serial=doc.get("sessionSerial") or 0,
             pending_email=doc.get("pendingEmail"),
             created_at=doc.get("createdAt"), updated_at=doc.get("updatedAt"),
-            **_factors(doc),
-        )
+            mfa_totp=(doc.get("mfa") or {}).get("totpSecret") is not None,
+            recovery_codes_left=len((doc.get("mfa") or {}).get("recoveryCodes") or ()),
+            session_auth=dict(doc.get("sessionAuth") or {}))
 
     @property
     def full_name(self) -> str:
@@ -115,14 +114,6 @@ class User:
 
     def locked_at(self, now: datetime) -> bool:
         return self.lock_until is not None and self.lock_until > now
-
-
-def _factors(doc: Mapping[str, Any]) -> dict[str, Any]:
-    mfa = doc.get("mfa") or {}
-    totp = mfa.get("totpSecret") is not None
-    return {"mfa_totp": totp,
-            "recovery_codes_left": len(mfa.get("recoveryCodes") or ()) if totp else 0,
-            "session_auth": dict(doc.get("sessionAuth") or {})}
 
 
 def object_id(user_id: str | ObjectId) -> ObjectId | None:

@@ -147,7 +147,7 @@ async def _sign_in(db: Any, config: Config, account: lockout.AccountLedger, user
         audit.event("login_failed", metric="login_failed", userId=user.id,
                     reason="deactivated")
         raise AccountDeactivated()
-    challenge = await second_factor.challenge(db, config, account, user, clock(), audit)
+    challenge = await second_factor.challenge(db, account, user, clock(), audit)
     if challenge is not None:  # issue 16: a second factor is due before any session
         return challenge
     upgraded = None

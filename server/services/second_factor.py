@@ -14,7 +14,6 @@ from typing import Any
 
 from models import mfa_challenges
 from models.users import User
-from server.core.config import Config
 from server.observability.audit import Audit
 from server.security import new_token, token_hash
 from server.services import lockout
@@ -32,7 +31,7 @@ class MfaChallenge:
     expires_at: datetime
 
 
-async def challenge(db: Any, config: Config, account: lockout.AccountLedger, user: User,
+async def challenge(db: Any, account: lockout.AccountLedger, user: User,
                     now: datetime, audit: Audit) -> MfaChallenge | None:
     """With the right password checked and its attempt slot held: None when `user` has no
     second factor (the sign-in goes on), else a new challenge. The slot is given back
