@@ -6,13 +6,19 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from handlers.openapi.decorators import bearer_auth
 from models.users import User, find_by_session
-from server.core.errors import AppError, Forbidden, InvalidToken, TokenMissing
+from server.core.errors import (
+    AppError,
+    Forbidden,
+    InvalidToken,
+    MfaEnrolmentRequired,
+    TokenMissing,
+)
 from server.core.keys import CLIENT_IP, CONFIG, LOG_PATH, NOW, REQUEST_ID, USER_ID
 from server.db import DB
 from server.observability.logs import security_event
@@ -32,7 +38,9 @@ async def require_user(request: web.Request,
                        roles: Iterable[str] | None = None) -> AuthContext:
     """Authenticate the bearer token with ONE database lookup that proves its session is live
     and loads the (active) user. Raises TokenMissing / InvalidToken / TokenExpired (401) or
-    Forbidden (403) when the user's role is not in `roles`; each denial is logged."""
+    Forbidden (403) when the user's role is not in `roles`, or MfaEnrolmentRequired (403)
+    when the role must have a second factor and has none (outside enrolment routes); each
+    denial is logged."""
     try:
         return await _authenticate(request, tuple(roles) if roles is not None else None)
     except AppError as exc:
@@ -62,7 +70,22 @@ async def _authenticate(request: web.Request, roles: tuple[str, ...] | None) -> 
     request[USER_ID] = user.id
     if roles is not None and user.role not in roles:
         raise Forbidden()
+    if user.role in app[CONFIG].security.mfa_required_roles \
+            and not getattr(request.match_info.handler, ENROLMENT_MARK, False) \
+            and not user.mfa_totp:
+        raise MfaEnrolmentRequired()
     return AuthContext(user=user, session_id=claims.session_id, token_id=claims.token_id)
+
+
+ENROLMENT_MARK = "__mfa_enrolment__"
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def enrolment_route(func: F) -> F:
+    """Route option: reachable by an account that must enrol a second factor and has not
+    yet (security.mfa_required_roles): enrolment itself, the profile, signing out."""
+    setattr(func, ENROLMENT_MARK, True)
+    return func
 
 
 # Role sets for `@requires(...)`: who may read other users, who may change them.

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 
-from handlers._auth import require_user
+from handlers._auth import enrolment_route, require_user
 from handlers._origin import same_origin_only
 from handlers.openapi import links
 from handlers.openapi.decorators import (
@@ -49,7 +50,9 @@ from server.core.text import escape_angles
 from server.db import DB
 from server.http.request import AUDIT
 from server.mail.sender import MAILER
-from server.services import auth, sessions
+from server.services import auth, auth_context, sessions
+from server.services.auth_context import PASSWORD_AMR
+from server.services.second_factor import MfaChallenge
 from server.services.sessions import Started
 
 COOKIE = "refreshToken"
@@ -69,17 +72,19 @@ def _clear_cookie(request: web.Request, response: web.Response) -> None:
                         secure=request.app[CONFIG].is_production)
 
 
-def _signed_in(request: web.Request, started: Started, message: str,
-               status: int = 200) -> web.Response:
+def signed_in(request: web.Request, started: Started, message: str, status: int = 200, *,
+              amr: Sequence[str] = PASSWORD_AMR) -> web.Response:
+    """The answer of a sign-in that started a session: user, access token, refresh cookie."""
     config, now = request.app[CONFIG], request[NOW]
     data = {"user": started.user,
-            "access_token": auth.access_token(config, started.user, started.session_id, now)}
+            "access_token": auth.access_token(config, started.user, started.session_id, now,
+                                              amr=amr)}
     response = respond(request, data, message=message, status=status)
     _set_cookie(request, response, started.refresh_token)
     return response
 
 
-def _client(request: web.Request) -> dict[str, Any]:
+def client_of(request: web.Request) -> dict[str, Any]:
     # The User-Agent is client text shown back by GET /sessions: escaped like any body string.
     agent = escape_angles(request.headers.get("User-Agent", "")[:512])
     return {"user_agent": agent or None, "ip": request[CLIENT_IP], "audit": request[AUDIT]}
@@ -96,11 +101,16 @@ class AuthHandler:
     async def register(self, request: web.Request) -> web.Response:
         app = request.app
         started = await auth.register(app[DB], app[CONFIG], app[MAILER], request[DATA],
-                                      request[NOW], **_client(request))
-        return _signed_in(request, started, "User registered successfully. Please check your "
+                                      request[NOW], **client_of(request))
+        return signed_in(request, started, "User registered successfully. Please check your "
                           "email to verify your account.", status=201)
 
-    @docs(tags=["auth"], summary="Sign in with email and password")
+    @docs(tags=["auth"], summary="Sign in with email and password",
+          description="For an account with a second factor, the right password answers "
+                      "200 with `mfaRequired: true`, the `factors` it may use and a single-use "
+                      "`mfaToken` (5 minutes) instead: no access token and no cookie until "
+                      "POST /auth/mfa/verify completes the sign-in. Wrong codes there count "
+                      "toward the same lockout as wrong passwords.")
     @request_schema(LoginSchema)
     @success(out.LoginResponseSchema, sets_refresh_cookie=True, description="Signed in",
              links=links.LOGIN_LINKS)
@@ -112,8 +122,13 @@ class AuthHandler:
         started = await auth.login(app[DB], app[CONFIG], app[MAILER], data["email"],
                                    data["password"],
                                    # The live clock, not NOW: a login may wait for a slot.
-                                   app[CLOCK], **_client(request))
-        return _signed_in(request, started, "Login successful")
+                                   app[CLOCK], **client_of(request))
+        if isinstance(started, MfaChallenge):  # no session, no token, no cookie yet
+            return respond(request, {"mfa_required": True, "factors": started.factors,
+                                     "mfa_token": started.mfa_token,
+                                     "expires_at": started.expires_at},
+                           message="Second factor required")
+        return signed_in(request, started, "Login successful")
 
     @docs(tags=["auth"], summary="Rotate the refresh token and get a new access token")
     @request_schema(RefreshTokenSchema)
@@ -130,8 +145,10 @@ class AuthHandler:
             raise RefreshTokenMissing()
         now = request[NOW]
         started = await sessions.refresh(app[DB], app[CONFIG], token, now, request[AUDIT])
+        signed = auth_context.of_session(started.user, started.session_id)
         data = {"access_token": auth.access_token(app[CONFIG], started.user,
-                                                  started.session_id, now)}
+                                                  started.session_id, now, amr=signed.amr,
+                                                  auth_time=signed.auth_time)}
         if in_body and token == in_body:  # a non-browser client: it cannot read the cookie jar
             data["refresh_token"] = started.refresh_token
         response = respond(request, data, message="Token refreshed successfully")
@@ -144,6 +161,7 @@ class AuthHandler:
     @success(out.MessageResponseSchema, description="Session ended; the cookie is cleared",
              example=out.message_example("Logout successful"))
     @same_origin_only
+    @enrolment_route
     async def logout(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         await sessions.end_session_of(request.app[DB], ctx.user, ctx.session_id,
@@ -158,6 +176,7 @@ class AuthHandler:
     @success(out.MessageResponseSchema, description="Every session of the user ended",
              example=out.message_example("Logged out from all sessions"))
     @same_origin_only
+    @enrolment_route
     async def logout_all(self, request: web.Request) -> web.Response:
         ctx = await require_user(request)
         await sessions.end_all_sessions(request.app[DB], ctx.user, request[AUDIT],

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from handlers._auth import ADMIN, STAFF, AuthContext, requires
+from handlers._auth import ADMIN, STAFF, AuthContext, enrolment_route, requires
 from handlers.openapi.decorators import (
     docs,
     errors,
@@ -23,26 +25,44 @@ from handlers.schemas.users import (
     ProfileUpdateSchema,
     UserIdPathSchema,
 )
+from models.users import User
 from server.core.errors import (
     CurrentPasswordIncorrect,
     EmailTaken,
     InvalidId,
     LastAdmin,
+    MfaCodeIncorrect,
+    ReauthRequired,
     UserNotFound,
 )
 from server.core.keys import CONFIG, DATA, NOW
 from server.db import DB
 from server.http.request import AUDIT
 from server.mail.sender import MAILER
-from server.services import credentials, users
+from server.services import credentials, step_up, totp, users
+from server.services.totp import FactorStatus
+
+
+class _WithFactors:
+    """The user as GET /users/me shows it: every field of the user, plus `mfa`."""
+
+    __slots__ = ("_user", "mfa")
+
+    def __init__(self, user: User, mfa: FactorStatus) -> None:
+        self._user, self.mfa = user, mfa
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._user, name)
 
 
 class UsersHandler:
-    @docs(tags=["users"], summary="Get the signed-in user's profile")
+    @docs(tags=["users"], summary="Get the signed-in user's profile",
+          description="`mfa` says which second factors are set (never a secret).")
     @success(out.UserResponseSchema, description="The signed-in user")
     @requires()
+    @enrolment_route
     async def get_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
-        return respond(request, {"user": ctx.user})
+        return respond(request, {"user": _WithFactors(ctx.user, totp.status(ctx.user))})
 
     @docs(tags=["users"], summary="Update the signed-in user's profile",
           description="Changing `email` needs `currentPassword` and spends the credential "
@@ -55,10 +75,15 @@ class UsersHandler:
     @request_schema(ProfileUpdateSchema)
     @success(out.UserResponseSchema, description="The updated user",
              example=out.user_example("Profile updated successfully"))
-    @errors(CurrentPasswordIncorrect)
+    @errors(CurrentPasswordIncorrect, ReauthRequired, MfaCodeIncorrect)
     @requires()
     async def update_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
-        app, data = request.app, request[DATA]
+        app, validated = request.app, request[DATA]
+        data = {k: v for k, v in validated.items() if k != "code"}
+        code = validated.get("code")
+        if "email" in data:
+            await step_up.require_recent(app[DB], app[CONFIG], ctx.user, ctx.session_id, code,
+                                         request[NOW], request[AUDIT])
         user = await users.update_profile(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                           ctx.session_id, data, request[NOW],
                                           request[AUDIT])
@@ -71,10 +96,12 @@ class UsersHandler:
     @request_schema(ChangePasswordSchema)
     @success(out.MessageResponseSchema, description="Changed; other sessions ended",
              example=out.message_example("Password changed successfully"))
-    @errors(CurrentPasswordIncorrect)
+    @errors(CurrentPasswordIncorrect, ReauthRequired, MfaCodeIncorrect)
     @requires()
     async def change_password(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, data = request.app, request[DATA]
+        await step_up.require_recent(app[DB], app[CONFIG], ctx.user, ctx.session_id,
+                                     data.get("code"), request[NOW], request[AUDIT])
         await credentials.change_password(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                           ctx.session_id, data["currentPassword"],
                                           data["newPassword"], request[NOW], request[AUDIT])
@@ -86,10 +113,12 @@ class UsersHandler:
     @request_schema(DeactivateMeSchema)
     @success(out.MessageResponseSchema, description="Deactivated; sessions ended",
              example=out.message_example("Account deactivated successfully"))
-    @errors(CurrentPasswordIncorrect, LastAdmin)
+    @errors(CurrentPasswordIncorrect, LastAdmin, ReauthRequired, MfaCodeIncorrect)
     @requires()
     async def deactivate_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app = request.app
+        await step_up.require_recent(app[DB], app[CONFIG], ctx.user, ctx.session_id,
+                                     request[DATA].get("code"), request[NOW], request[AUDIT])
         await users.deactivate_self(app[DB], app[CONFIG], ctx.user,
                                     request[DATA]["currentPassword"], request[NOW],
                                     request[AUDIT])

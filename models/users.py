@@ -83,6 +83,9 @@ class User:
     pending_email: str | None = None  # asked for, not confirmed: never a sign-in identity
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    mfa_totp: bool = False  # models/user_mfa.py: facts about the factors, never a secret
+    recovery_codes_left: int = 0
+    session_auth: Mapping[str, Any] = field(default_factory=dict)  # services/auth_context
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> User:
@@ -101,7 +104,9 @@ class User:
             session_serial=doc.get("sessionSerial") or 0,
             pending_email=doc.get("pendingEmail"),
             created_at=doc.get("createdAt"), updated_at=doc.get("updatedAt"),
-        )
+            mfa_totp=(doc.get("mfa") or {}).get("totpSecret") is not None,
+            recovery_codes_left=len((doc.get("mfa") or {}).get("recoveryCodes") or ()),
+            session_auth=dict(doc.get("sessionAuth") or {}))
 
     @property
     def full_name(self) -> str:

@@ -26,6 +26,7 @@ from models import (
     clients,
     email_migration,
     login_failures,
+    mfa_challenges,
     outbox,
     rate_limits,
     sessions,
@@ -45,7 +46,7 @@ DB: web.AppKey[AsyncIOMotorDatabase[Any]] = web.AppKey("db")
 # Every collection's model, each with `COLLECTION`, `INDEXES` (IndexModels: the schema step
 # digests them to know when to rebuild) and `async def ensure_indexes(db)`: one explicit
 # list, so whatever a caller imported, every collection gets its indexes.
-MODELS = (users, sessions, outbox, rate_limits, login_failures, clients)
+MODELS = (users, sessions, outbox, rate_limits, login_failures, clients, mfa_challenges)
 
 # Data changes, in version order; each runs once per database, before the indexes are built
 # (so a migration may drop an index whose replacement has the same keys). Never renumber or

@@ -191,13 +191,21 @@ class AccessClaims:
 
 
 def create_access_token(cfg: JwtConfig, *, user_id: str, email: str, role: str,
-                        session_id: str, now: datetime) -> str:
-    """An HS256 access JWT for one session, valid for jwt.access_ttl from `now`."""
+                        session_id: str, now: datetime, amr: list[str] | None = None,
+                        auth_time: datetime | None = None) -> str:
+    """An HS256 access JWT for one session, valid for jwt.access_ttl from `now`. `amr`
+    (RFC 8176 method names) and `auth_time` (the sign-in, kept across refreshes) say how
+    and when the user authenticated (issue 16)."""
     issued = int(now.timestamp())
-    claims = {"sub": user_id, "email": email, "role": role, "sid": session_id,
-              "jti": uuid.uuid4().hex, "iat": issued,
-              "exp": issued + int(cfg.access_ttl.total_seconds()),
-              "iss": cfg.issuer, "aud": cfg.audience}
+    claims: dict[str, Any] = {
+        "sub": user_id, "email": email, "role": role, "sid": session_id,
+        "jti": uuid.uuid4().hex, "iat": issued,
+        "exp": issued + int(cfg.access_ttl.total_seconds()),
+        "iss": cfg.issuer, "aud": cfg.audience}
+    if amr is not None:
+        claims["amr"] = list(amr)
+    if auth_time is not None:
+        claims["auth_time"] = int(auth_time.timestamp())
     return jwt.encode(claims, cfg.secret, algorithm=ALGORITHM)
 
 

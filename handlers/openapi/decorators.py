@@ -31,6 +31,7 @@ from server.core.errors import (
     Forbidden,
     InvalidClient,
     InvalidToken,
+    MfaEnrolmentRequired,
     TokenExpired,
     TokenMissing,
     ValidationFailed,
@@ -160,6 +161,8 @@ def bearer_auth(*, roles: bool = False) -> Callable[[F], F]:
             add_error(spec["responses"], error, "Missing, invalid, expired or revoked token")
         if roles:
             add_error(spec["responses"], Forbidden)
+        # security.mfa_required_roles: any signed-in route may answer it (issue 16).
+        add_error(spec["responses"], MfaEnrolmentRequired)
         return func
 
     return wrapper

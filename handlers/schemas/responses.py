@@ -8,6 +8,7 @@ from marshmallow import Schema, fields
 
 from handlers.schemas.envelopes import success_body, success_schema
 from handlers.schemas.fields import IsoDateTime
+from handlers.schemas.mfa import MFA_FIELDS, MfaStatusSchema
 from models.users import ROLES
 
 EXAMPLE_ID = "65f0c2a9e4b0a1b2c3d4e5f6"
@@ -74,6 +75,8 @@ class UserSchema(Schema):
                                metadata={"format": "date-time", "example": EXAMPLE_TIME})
     updated_at = IsoDateTime(required=True, data_key="updatedAt",
                                metadata={"format": "date-time", "example": EXAMPLE_TIME})
+    mfa = fields.Nested(MfaStatusSchema, metadata={
+        "description": "GET /users/me only: the second factors set (never a secret)"})
 
 
 class SessionSchema(Schema):
@@ -130,9 +133,14 @@ RegisterResponseSchema = success_schema(
                                "access_token": _ACCESS_TOKEN},
     message=REGISTERED, example=message_example(REGISTERED, {
         "user": _SUMMARY_EXAMPLE, "accessToken": EXAMPLE_JWT}))
+# Login answers one of two shapes, both 200: signed in (user, accessToken, the cookie), or,
+# for an account with a second factor, mfaRequired + mfaToken (handlers/schemas/mfa.py) and
+# nothing else. Hence no field is required here.
 LoginResponseSchema = success_schema(
-    "LoginResponseSchema", {"user": fields.Nested(LoginUserSchema, required=True),
-                            "access_token": _ACCESS_TOKEN},
+    "LoginResponseSchema", {"user": fields.Nested(LoginUserSchema),
+                            "access_token": fields.String(
+                                data_key="accessToken", metadata=_ACCESS_TOKEN.metadata),
+                            **MFA_FIELDS},
     message="Login successful", example=message_example("Login successful", {
         "user": {**_SUMMARY_EXAMPLE, "isEmailVerified": True, "lastLogin": EXAMPLE_TIME},
         "accessToken": EXAMPLE_JWT}))

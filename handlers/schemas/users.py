@@ -65,6 +65,15 @@ def _current_password(*, required: bool = True, description: str | None = None) 
                         "invalid": "Current password must be a string"}, metadata=metadata)
 
 
+def _step_up_code() -> fields.String:
+    return fields.String(
+        validate=validate.Regexp(r"^\d{6}$", error="Code must be the 6 digits shown by the "
+                                 "authenticator app"),
+        metadata={"example": "123456", "description": (
+            "Accounts with a second factor: a current code, unless the session signed in "
+            "(or re-authenticated) within security.reauth_window; else 401 REAUTH_REQUIRED")})
+
+
 class _ProfileFieldsSchema(_Strict):
     """The profile fields a user and an admin may change."""
 
@@ -84,12 +93,14 @@ class ProfileUpdateSchema(_ProfileFieldsSchema):
     currentPassword = _current_password(required=False, description=(
         "Required when `email` changes (a stolen access token alone cannot move the "
         "account); not checked otherwise"))
+    code = _step_up_code()
 
 
 class DeactivateMeSchema(_Strict):
     """DELETE /users/me: the account's password, so a stolen access token cannot end it."""
 
     currentPassword = _current_password()
+    code = _step_up_code()
 
 
 class AdminUpdateSchema(_ProfileFieldsSchema):
@@ -104,6 +115,7 @@ class AdminUpdateSchema(_ProfileFieldsSchema):
 class ChangePasswordSchema(_Strict):
     currentPassword = _current_password()
     newPassword = Password(required=True)
+    code = _step_up_code()
 
 
 class ListUsersQuerySchema(_Strict):

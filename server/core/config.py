@@ -71,6 +71,16 @@ class SecurityConfig:
     # counters of unknown addresses expire then, so the two must not differ).
     failed_login_ttl: timedelta = timedelta(hours=24)
     max_sessions: int = field(default=5, metadata=_meta(1, 100))
+    # Encrypts TOTP secrets at rest (AES-GCM under a key derived from it). Empty: derived
+    # from jwt.secret (checked in production already), but then rotating jwt.secret makes
+    # every enrolled authenticator app unusable; set a key of its own to rotate freely.
+    mfa_key: str = ""
+    # Sensitive changes by an account with a second factor need a sign-in (or POST
+    # /auth/reauth) this recent, or a current code in the request (issue 16, step-up).
+    reauth_window: timedelta = timedelta(minutes=5)
+    # Accounts in these roles must enrol a second factor: until they do, they reach only the
+    # enrolment routes (403 MFA_ENROLMENT_REQUIRED elsewhere).
+    mfa_required_roles: tuple[str, ...] = ("admin",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,6 +203,8 @@ def check_production(config: Config) -> None:
                           "(APP__JWT__REFRESH_SECRET), not the default")
     if len(config.jwt.secret) < 32 or len(config.jwt.refresh_secret) < 32:
         raise ConfigError("jwt.secret: production secrets must be at least 32 characters")
+    if config.security.mfa_key and len(config.security.mfa_key) < 32:
+        raise ConfigError("security.mfa_key: production keys must be at least 32 characters")
     if not config.mongodb.uri:
         raise ConfigError("mongodb.uri: production needs a MongoDB URI (the embedded "
                           "database is for development and tests)")
@@ -223,7 +235,7 @@ def is_loopback(host: str) -> bool:
 
 def check_security(config: Config) -> None:
     """A zero lease would free every slot at once (unlimited concurrent guesses)."""
-    for name in ("login_attempt_lease", "failed_login_ttl"):
+    for name in ("login_attempt_lease", "failed_login_ttl", "reauth_window"):
         if getattr(config.security, name) <= timedelta(0):
             raise ConfigError(f"security.{name}: must be longer than 0s")
 

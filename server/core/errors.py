@@ -7,22 +7,26 @@
     │   ├── InvalidId (INVALID_ID)
     │   ├── CurrentPasswordIncorrect, LastAdmin, InvalidVerificationToken,
     │   │   InvalidResetToken, AlreadyVerified                  (flow errors)
+    │   ├── MfaCodeIncorrect, MfaSetupMissing, MfaNotEnabled    (second factors)
     ├── Unauthorized (401 UNAUTHORIZED)
     │   ├── TokenMissing (TOKEN_MISSING)
     │   ├── InvalidToken (INVALID_TOKEN)
     │   ├── TokenExpired (TOKEN_EXPIRED)
     │   ├── BadCredentials (INVALID_CREDENTIALS)
     │   ├── InvalidClient (INVALID_CLIENT)  - service-client HTTP Basic auth; WWW-Authenticate
-    │   └── RefreshTokenMissing, InvalidRefreshToken            (flow errors)
+    │   ├── RefreshTokenMissing, InvalidRefreshToken            (flow errors)
+    │   └── InvalidMfaToken, InvalidMfaCode, ReauthRequired     (second factors)
     ├── Forbidden (403 FORBIDDEN)
     │   ├── CrossSiteRequest (CSRF_REJECTED)
+    │   ├── MfaEnrolmentRequired (MFA_ENROLMENT_REQUIRED)
     │   └── AccountDeactivated (ACCOUNT_DEACTIVATED)
     ├── NotFound (404 NOT_FOUND)
     │   └── UserNotFound, SessionNotFound
     ├── MethodNotAllowed (405 METHOD_NOT_ALLOWED)
     ├── RequestTimeout (408 REQUEST_TIMEOUT)  - the body did not arrive within server.body_timeout
     ├── Conflict (409 CONFLICT)
-    │   └── EmailTaken (EMAIL_TAKEN)
+    │   ├── EmailTaken (EMAIL_TAKEN)
+    │   └── MfaAlreadyEnabled (MFA_ALREADY_ENABLED)
     ├── PayloadTooLarge (413 PAYLOAD_TOO_LARGE)
     ├── UnsupportedMediaType (415 UNSUPPORTED_MEDIA_TYPE)
     ├── AccountLocked (423 ACCOUNT_LOCKED)
@@ -243,6 +247,61 @@ class AlreadyVerified(BadRequest):
 class EmailTaken(Conflict):
     code = "EMAIL_TAKEN"
     message = "User already exists with this email"
+
+
+# Second factors (issue 16).
+
+
+class InvalidMfaToken(Unauthorized):
+    """The mfaToken of a sign-in waiting for its second factor is unknown, used or expired."""
+
+    code = "INVALID_MFA_TOKEN"
+    message = "Invalid or expired MFA token"
+
+
+class InvalidMfaCode(Unauthorized):
+    """A wrong (or replayed) code at sign-in: it counts toward the lockout like a password."""
+
+    code = "INVALID_MFA_CODE"
+    message = "Invalid authentication code"
+
+
+class ReauthRequired(Unauthorized):
+    """A sensitive change by an account with a second factor, long after its sign-in."""
+
+    code = "REAUTH_REQUIRED"
+    message = ("Recent authentication required: add a current `code`, or confirm with "
+               "POST /auth/reauth")
+
+
+class MfaCodeIncorrect(BadRequest):
+    """A wrong code where a signed-in user manages a factor (confirm, removal)."""
+
+    code = "MFA_CODE_INCORRECT"
+    message = "Authentication code is incorrect"
+
+
+class MfaSetupMissing(BadRequest):
+    code = "MFA_SETUP_REQUIRED"
+    message = "No TOTP setup in progress: start one with POST /auth/mfa/totp/setup"
+
+
+class MfaNotEnabled(BadRequest):
+    code = "MFA_NOT_ENABLED"
+    message = "TOTP is not enabled"
+
+
+class MfaEnrolmentRequired(Forbidden):
+    """An account whose role is in security.mfa_required_roles, without a second factor."""
+
+    code = "MFA_ENROLMENT_REQUIRED"
+    message = ("Your role requires a second factor: enrol one with POST "
+               "/auth/mfa/totp/setup and /auth/mfa/totp/confirm")
+
+
+class MfaAlreadyEnabled(Conflict):
+    code = "MFA_ALREADY_ENABLED"
+    message = "TOTP is already enabled"
 
 
 def all_error_classes() -> list[type[AppError]]:

@@ -121,6 +121,28 @@ def account_locked_notice(to: str, until: datetime) -> OutgoingMail:
         f"is blocked until {stamp}.", _NOT_YOU])
 
 
+def second_factor_added_notice(to: str, factor: str) -> OutgoingMail:
+    """To the account's address when a second factor (`factor`, for people) was added."""
+    return _notice(to, "A second factor was added to your account", [
+        f"{factor} was just turned on for your Gatehouse account: signing in now also "
+        "asks for a code from it.", _NOT_YOU])
+
+
+def second_factor_removed_notice(to: str, factor: str) -> OutgoingMail:
+    """To the account's address when a second factor was removed."""
+    return _notice(to, "A second factor was removed from your account", [
+        f"{factor} was just turned off for your Gatehouse account: signing in no longer "
+        "asks for a code from it.", _NOT_YOU])
+
+
+def recovery_code_used_notice(to: str, left: int) -> OutgoingMail:
+    """To the account's address when a recovery code completed a sign-in."""
+    return _notice(to, "A recovery code was used to sign in", [
+        "A recovery code was just used to sign in to your Gatehouse account. Each code "
+        f"works once; {left} unused code{'s' if left != 1 else ''} left. Generate new codes "
+        "in your security settings when few are left.", _NOT_YOU])
+
+
 def to_mime(mail: OutgoingMail, sender: str, key: str, date: datetime) -> EmailMessage:
     """A multipart/alternative (text, then HTML) message ready for any backend.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,8 +33,10 @@ from server.security import (
     new_token,
     token_hash,
 )
-from server.services import lockout
+from server.services import auth_context, lockout, second_factor
+from server.services.auth_context import PASSWORD_AMR
 from server.services.lockout import Clock
+from server.services.second_factor import MfaChallenge
 from server.services.sessions import (
     Started,
     new_refresh_token,
@@ -46,10 +49,13 @@ RESET_TTL = timedelta(minutes=10)  # API.md: reset links live 10 min
 FORGOT_MIN_SECONDS = 0.1  # well above either path (an outbox insert, an update, a delete)
 
 
-def access_token(config: Config, user: User, session_id: str, now: datetime) -> str:
-    """An access JWT for `user` in session `session_id`."""
+def access_token(config: Config, user: User, session_id: str, now: datetime, *,
+                 amr: Sequence[str] = PASSWORD_AMR, auth_time: datetime | None = None) -> str:
+    """An access JWT for `user` in session `session_id`: `amr` says how the user signed in
+    and `auth_time` when (default: now, a sign-in this moment)."""
     return create_access_token(config.jwt, user_id=user.id, email=user.email, role=user.role,
-                               session_id=session_id, now=now)
+                               session_id=session_id, now=now, amr=list(amr),
+                               auth_time=auth_time or now)
 
 
 async def register(db: Any, config: Config, mailer: Any, data: dict[str, Any], now: datetime,
@@ -111,10 +117,13 @@ async def _undo_register(db: Any, mailer: Any, user_id: str, mail_id: str) -> No
 
 
 async def login(db: Any, config: Config, mailer: Any, email: str, password: str,
-                clock: Clock, *, user_agent: str | None, ip: str | None, audit: Audit) -> Started:
+                clock: Clock, *, user_agent: str | None, ip: str | None,
+                audit: Audit) -> Started | MfaChallenge:
     """Check credentials under the lockout rules (server/services/lockout.py) and start a
-    session. Raises BadCredentials, AccountLocked (423 + Retry-After), AccountDeactivated,
-    or ServiceUnavailable when no attempt slot frees within a lease."""
+    session, or, when the account has a second factor, answer a challenge for it
+    (server/services/mfa_signin.py completes it). Raises BadCredentials, AccountLocked
+    (423 + Retry-After), AccountDeactivated, or ServiceUnavailable when no attempt slot
+    frees within a lease."""
     attempt = secrets.token_hex(8)
     account = lockout.AccountLedger(db, email, attempt, config.security, mailer)
     async with lockout.released_if_dead(account):
@@ -126,8 +135,9 @@ async def login(db: Any, config: Config, mailer: Any, email: str, password: str,
 
 async def _sign_in(db: Any, config: Config, account: lockout.AccountLedger, user: User,
                    password: str, clock: Clock, *, user_agent: str | None, ip: str | None,
-                   audit: Audit) -> Started:
-    """With an attempt slot held on `user`: check the password, then start a session."""
+                   audit: Audit) -> Started | MfaChallenge:
+    """With an attempt slot held on `user`: check the password, then start a session (or
+    challenge for the second factor)."""
     sec = config.security
     matched = await lockout.check_password(account, password, user.password_hash, clock,
                                            config, audit, "wrong_password")
@@ -137,25 +147,40 @@ async def _sign_in(db: Any, config: Config, account: lockout.AccountLedger, user
         audit.event("login_failed", metric="login_failed", userId=user.id,
                     reason="deactivated")
         raise AccountDeactivated()
+    challenge = await second_factor.challenge(db, account, user, clock(), audit)
+    if challenge is not None:  # issue 16: a second factor is due before any session
+        return challenge
     upgraded = None
     # A hash made before passwords were NFC-normalised, or with another cost, is replaced.
     if matched is Match.RAW or needs_rehash(user.password_hash, sec.bcrypt_rounds):
         upgraded = await hash_password(password, sec.bcrypt_rounds)
+    return await start_signed_in(db, config, account, user, clock, PASSWORD_AMR,
+                                 new_hash=upgraded, user_agent=user_agent, ip=ip, audit=audit)
+
+
+async def start_signed_in(db: Any, config: Config, account: lockout.AccountLedger, user: User,
+                          clock: Clock, amr: Sequence[str], *, new_hash: str | None = None,
+                          user_agent: str | None, ip: str | None, audit: Audit) -> Started:
+    """With the attempt slot held and every factor checked: start the session (settling the
+    attempt), and record how the user authenticated (`amr`, now as auth_time)."""
     # `user` was read (with its credentialVersion) before bcrypt: the session is added only if
     # no reset, password change, deactivation or logout-all committed since (issue 13 #2).
     # Adding the session also settles the attempt: the count restarts at 0, the slot frees.
+    now = clock()
     try:
-        started = await start_session(db, config, user.id, clock(), user_agent=user_agent,
+        started = await start_session(db, config, user.id, now, user_agent=user_agent,
                                       ip=ip, login=True, attempt=account.attempt,
-                                      new_hash=upgraded, version=user.credential_version,
+                                      new_hash=new_hash, version=user.credential_version,
                                       seen=user, audit=audit)
     except BadCredentials:
         # That change wins; this attempt is given back uncounted (it guessed nothing wrong).
         await account.release()
         lockout.failed(audit, user.id, "credentials_changed")
         raise
+    if tuple(amr) != PASSWORD_AMR:  # a password sign-in is what an unrecorded session means
+        await auth_context.record(db, started.user, started.session_id, amr, now)
     audit.event("login_succeeded", metric="login_ok", userId=user.id,
-                sessionId=started.session_id)
+                sessionId=started.session_id, amr=list(amr))
     return started
 
 

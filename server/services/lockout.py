@@ -171,6 +171,13 @@ async def check_password(ledger: Ledger, password: str, hashed: str | None, cloc
     matched = await match_password(password, hashed, config.security.bcrypt_rounds)
     if matched is not Match.NONE:
         return matched
+    await settle_failure(ledger, clock, audit, reason)
+    raise BadCredentials()
+
+
+async def settle_failure(ledger: Ledger, clock: Clock, audit: Audit, reason: str) -> None:
+    """Settle the slot held by a failed check (a wrong password or second-factor code) as a
+    failure, locking at the limit and telling the owner; the caller raises its error."""
     state = await ledger.fail(clock())
     if state.locked_now:
         audit.event("account_locked", metric="lockout", level=logging.WARNING,
@@ -179,7 +186,6 @@ async def check_password(ledger: Ledger, password: str, hashed: str | None, cloc
         if state.lock_until is not None:
             await ledger.locked(state.lock_until)
     failed(audit, ledger.user_id, reason)
-    raise BadCredentials()
 
 
 async def reject_unknown(db: Any, config: Config, email: str, password: str, attempt: str,

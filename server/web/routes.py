@@ -12,6 +12,7 @@ from aiohttp.typedefs import Handler
 from handlers.auth import AuthHandler
 from handlers.docs import DocsHandler
 from handlers.health import HealthHandler
+from handlers.mfa import MfaHandler
 from handlers.oauth import INTROSPECT_PATH, REVOKE_PATH, OAuthHandler
 from handlers.users import UsersHandler
 from server.core.http import (
@@ -38,6 +39,7 @@ def routes() -> list[Route]:
     """Every route, in matching order."""
     health, auth, users, docs = HealthHandler(), AuthHandler(), UsersHandler(), DocsHandler()
     oauth = OAuthHandler()
+    mfa = MfaHandler()
     return [
         Route("GET", "/health", health.health),
         Route("GET", "/health/ready", health.ready),
@@ -56,6 +58,14 @@ def routes() -> list[Route]:
         Route("POST", f"{AUTH_PREFIX}/forgot-password", auth.forgot_password, CREDENTIALS),
         Route("POST", f"{AUTH_PREFIX}/reset-password/{{token}}", auth.reset_password,
               CREDENTIALS, token_in_path=True),
+        Route("POST", f"{AUTH_PREFIX}/mfa/totp/setup", mfa.totp_setup),
+        # A code is a credential: guessing one spends the credential budget.
+        Route("POST", f"{AUTH_PREFIX}/mfa/totp/confirm", mfa.totp_confirm, CREDENTIALS),
+        Route("DELETE", f"{AUTH_PREFIX}/mfa/totp", mfa.totp_remove, CREDENTIALS),
+        Route("POST", f"{AUTH_PREFIX}/mfa/recovery-codes/regenerate",
+              mfa.regenerate_recovery_codes),
+        Route("POST", f"{AUTH_PREFIX}/mfa/verify", mfa.verify, CREDENTIALS),
+        Route("POST", f"{AUTH_PREFIX}/reauth", mfa.reauth, CREDENTIALS),
         # The /me routes come before /{id}, which would otherwise match "me".
         Route("GET", f"{API_PREFIX}/users/me", users.get_me),
         # A profile update may change the sign-in email: the credential budget (issue 13).

@@ -45,7 +45,10 @@ class TestAccessTokenShape:
         token = data["accessToken"]
         assert jwt.get_unverified_header(token)["alg"] == "HS256"
         claims = claims_of(token)
-        assert set(claims) == {"sub", "email", "role", "sid", "jti", "iat", "exp", "iss", "aud"}
+        # Issue 16 adds how and when the user authenticated: amr and auth_time.
+        assert set(claims) == {"sub", "email", "role", "sid", "jti", "iat", "exp", "iss", "aud",
+                               "amr", "auth_time"}
+        assert (claims["amr"], claims["auth_time"]) == (["pwd"], claims["iat"])
         assert claims["sub"] == data["user"]["id"]
         assert claims["role"] == "user"
         assert claims["iss"] == config.jwt.issuer

@@ -3,9 +3,11 @@ the document does not list fails here, on every route (one walk that calls each 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyotp
 from aiohttp.test_utils import TestClient
 from openapi_schema_validator import OAS30Validator
 
@@ -142,6 +144,27 @@ async def _oauth_routes(walk: Walk) -> None:
     await walk.call("POST", INTROSPECT, 401, data={"token": "x"})
 
 
+async def _mfa_routes(walk: Walk) -> None:
+    """Issue 16: enrol, sign in with the second factor, remove it (codes at the real time)."""
+    mfa, grace = f"{AUTH}/mfa", await person_of(walk.client, email="grace@example.com")
+    setup = (await walk.call("POST", f"{mfa}/totp/setup", 200, grace.token, json={}))["data"]
+    totp = pyotp.TOTP(setup["secret"])
+    await walk.call("POST", f"{mfa}/totp/confirm", 200, grace.token, json={"code": totp.now()})
+    codes = await walk.call("POST", f"{mfa}/recovery-codes/regenerate", 200, grace.token,
+                            json={})
+    await walk.call("GET", f"{USERS}/me", 200, grace.token)
+    walk.client.session.cookie_jar.clear()
+    challenge = await walk.call("POST", f"{AUTH}/login", 200,
+                                json={"email": grace.email, "password": PASSWORD})
+    await walk.call("POST", f"{mfa}/verify", 200, json={
+        "mfaToken": challenge["data"]["mfaToken"],
+        "recoveryCode": codes["data"]["recoveryCodes"][0]})
+    # A step on from the confirming code's: accepted (drift), and not a replay.
+    await walk.call("DELETE", f"{mfa}/totp", 200, grace.token, json={
+        "currentPassword": PASSWORD, "code": totp.at(time.time() + 30)})
+    await walk.call("POST", f"{AUTH}/reauth", 200, grace.token, json={"password": PASSWORD})
+
+
 async def _failures(walk: Walk) -> None:
     """A few error bodies: they too carry only the Error envelope's fields."""
     await walk.call("GET", f"{USERS}/me", 401)
@@ -156,6 +179,7 @@ async def walk_every_route(client: TestClient, sink: SmtpSink) -> Walk:  # type:
     await _auth_routes(walk, sink)
     await _oauth_routes(walk)
     await _users_routes(walk)
+    await _mfa_routes(walk)
     await _failures(walk)
     return walk
 

@@ -33,7 +33,9 @@ class TestGetMe:
         assert status == 200
         assert body["success"] is True
         user = body["data"]["user"]
-        assert set(user) == PUBLIC_KEYS
+        # Issue 16: GET /me also says which second factors are set.
+        assert set(user) == PUBLIC_KEYS | {"mfa"}
+        assert user["mfa"] == {"totp": False, "recoveryCodesLeft": 0}
         assert user["id"] == me.id
         assert user["role"] == role
         assert user["fullName"] == "Ada Lovelace"
@@ -72,7 +74,7 @@ class TestUpdateMe:
                                        "language": "en"}
         assert user["role"] == role
         status, again = await call(client, "GET", "/me", me)
-        assert again["data"]["user"] == user
+        assert {k: v for k, v in again["data"]["user"].items() if k != "mfa"} == user
 
     async def test_clears_optional_fields_with_null(self, client: TestClient) -> None:  # type: ignore[type-arg]
         me = await person_of(client, phoneNumber="+1 555 010 9999")

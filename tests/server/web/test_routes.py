@@ -31,7 +31,12 @@ def test_the_credential_routes_of_the_contract() -> None:
     assert {(r.method, r.path) for r in routes() if r.budget == CREDENTIAL_BUDGET} == {
         ("POST", f"{AUTH_PREFIX}/{name}") for name in (
             "register", "login", "forgot-password", "resend-verification",
-            "reset-password/{token}")} | {("PATCH", f"{API_PREFIX}/users/me")}
+            "reset-password/{token}")} | {("PATCH", f"{API_PREFIX}/users/me")} | {
+        # Issue 16: a second-factor code is a credential too.
+        ("POST", f"{AUTH_PREFIX}/mfa/verify"), ("POST", f"{AUTH_PREFIX}/mfa/totp/confirm"),
+        ("DELETE", f"{AUTH_PREFIX}/mfa/totp"), ("POST", f"{AUTH_PREFIX}/reauth")} | {
+        # Issue 15: client secrets and tokens are guessed at introspection and revocation.
+        ("POST", f"{API_PREFIX}/oauth/introspect"), ("POST", f"{API_PREFIX}/oauth/revoke")}
 
 
 class TestFind:
