@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handlers._auth import require_user
+from handlers._auth import require_user, signing_key
 from handlers._origin import same_origin_only
 from handlers.openapi import links
 from handlers.openapi.decorators import (
@@ -69,11 +69,13 @@ def _clear_cookie(request: web.Request, response: web.Response) -> None:
                         secure=request.app[CONFIG].is_production)
 
 
-def _signed_in(request: web.Request, started: Started, message: str,
-               status: int = 200) -> web.Response:
+async def _signed_in(request: web.Request, started: Started, message: str,
+                     status: int = 200) -> web.Response:
     config, now = request.app[CONFIG], request[NOW]
+    key = await signing_key(request)
     data = {"user": started.user,
-            "access_token": auth.access_token(config, started.user, started.session_id, now)}
+            "access_token": auth.access_token(config, started.user, started.session_id, now,
+                                              key=key)}
     response = respond(request, data, message=message, status=status)
     _set_cookie(request, response, started.refresh_token)
     return response
@@ -97,7 +99,7 @@ class AuthHandler:
         app = request.app
         started = await auth.register(app[DB], app[CONFIG], app[MAILER], request[DATA],
                                       request[NOW], **_client(request))
-        return _signed_in(request, started, "User registered successfully. Please check your "
+        return await _signed_in(request, started, "User registered successfully. Please check your "
                           "email to verify your account.", status=201)
 
     @docs(tags=["auth"], summary="Sign in with email and password")
@@ -113,7 +115,7 @@ class AuthHandler:
                                    data["password"],
                                    # The live clock, not NOW: a login may wait for a slot.
                                    app[CLOCK], **_client(request))
-        return _signed_in(request, started, "Login successful")
+        return await _signed_in(request, started, "Login successful")
 
     @docs(tags=["auth"], summary="Rotate the refresh token and get a new access token")
     @request_schema(RefreshTokenSchema)
@@ -130,8 +132,9 @@ class AuthHandler:
             raise RefreshTokenMissing()
         now = request[NOW]
         started = await sessions.refresh(app[DB], app[CONFIG], token, now, request[AUDIT])
+        key = await signing_key(request)
         data = {"access_token": auth.access_token(app[CONFIG], started.user,
-                                                  started.session_id, now)}
+                                                  started.session_id, now, key=key)}
         if in_body and token == in_body:  # a non-browser client: it cannot read the cookie jar
             data["refresh_token"] = started.refresh_token
         response = respond(request, data, message="Token refreshed successfully")

@@ -22,7 +22,15 @@ from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from pymongo import monitoring
 from pymongo.errors import PyMongoError
 
-from models import email_migration, login_failures, outbox, rate_limits, sessions, users
+from models import (
+    email_migration,
+    login_failures,
+    outbox,
+    rate_limits,
+    sessions,
+    signing_keys,
+    users,
+)
 from models import migrations as schema
 from models.migrations import LeaseLost, Migration
 from server.core.clock import utcnow
@@ -37,7 +45,7 @@ DB: web.AppKey[AsyncIOMotorDatabase[Any]] = web.AppKey("db")
 # Every collection's model, each with `COLLECTION`, `INDEXES` (IndexModels: the schema step
 # digests them to know when to rebuild) and `async def ensure_indexes(db)`: one explicit
 # list, so whatever a caller imported, every collection gets its indexes.
-MODELS = (users, sessions, outbox, rate_limits, login_failures)
+MODELS = (users, sessions, outbox, rate_limits, login_failures, signing_keys)
 
 # Data changes, in version order; each runs once per database, before the indexes are built
 # (so a migration may drop an index whose replacement has the same keys). Never renumber or

@@ -40,16 +40,19 @@ from server.services.sessions import (
     start_session,
     store_session,
 )
+from server.signing import SigningKey
 
 VERIFICATION_TTL = timedelta(hours=24)  # API.md: verification links live 24 h
 RESET_TTL = timedelta(minutes=10)  # API.md: reset links live 10 min
 FORGOT_MIN_SECONDS = 0.1  # well above either path (an outbox insert, an update, a delete)
 
 
-def access_token(config: Config, user: User, session_id: str, now: datetime) -> str:
-    """An access JWT for `user` in session `session_id`."""
+def access_token(config: Config, user: User, session_id: str, now: datetime, *,
+                 key: SigningKey | None = None) -> str:
+    """An access JWT for `user` in session `session_id`, signed by `key` (the worker's
+    current signing key; None: jwt.secret, HS256 only)."""
     return create_access_token(config.jwt, user_id=user.id, email=user.email, role=user.role,
-                               session_id=session_id, now=now)
+                               session_id=session_id, now=now, key=key)
 
 
 async def register(db: Any, config: Config, mailer: Any, data: dict[str, Any], now: datetime,

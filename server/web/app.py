@@ -14,6 +14,7 @@ from server.db import mongo_ctx
 from server.mail.sender import mailer_ctx
 from server.observability.metrics import METRICS, Metrics
 from server.ratelimit import rate_limit_ctx
+from server.signing import KEYRING, KeyRing
 from server.web.cors import setup_cors
 from server.web.hardening import harden
 from server.web.routes import setup_routes
@@ -29,6 +30,7 @@ def create_app(config: Config) -> web.Application:
     app[METRICS] = Metrics()
     app[CLOCK] = utcnow
     app[STARTED_AT] = time.monotonic()
+    app[KEYRING] = KeyRing.for_app(config)  # loads (and first creates) keys on first use
     setup_routes(app)
     setup_cors(app, config.cors)
     harden(app)  # no Server header; parser-level answers stamped too
