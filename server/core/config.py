@@ -208,12 +208,12 @@ def check_production(config: Config) -> None:
                           "(APP__JWT__REFRESH_SECRET), not the default")
     if len(config.jwt.secret) < 32 or len(config.jwt.refresh_secret) < 32:
         raise ConfigError("jwt.secret: production secrets must be at least 32 characters")
-    if config.jwt.algorithm != "HS256" and not config.jwt.key_encryption_key:
-        raise ConfigError("jwt.key_encryption_key: production needs a key-encryption key from "
-                          "the environment (APP__JWT__KEY_ENCRYPTION_KEY, 32 bytes base64url)")
     if not config.mongodb.uri:
         raise ConfigError("mongodb.uri: production needs a MongoDB URI (the embedded "
                           "database is for development and tests)")
+    if config.jwt.algorithm != "HS256" and not config.jwt.key_encryption_key:
+        raise ConfigError("jwt.key_encryption_key: production needs a key-encryption key from "
+                          "the environment (APP__JWT__KEY_ENCRYPTION_KEY, 32 bytes base64url)")
     _check_metrics_exposure(config.metrics)
 
 
