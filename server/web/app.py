@@ -17,6 +17,7 @@ from server.ratelimit import rate_limit_ctx
 from server.signing import KEYRING, KeyRing
 from server.web.cors import setup_cors
 from server.web.hardening import harden
+from server.web.keyring import keyring_ctx
 from server.web.routes import setup_routes
 
 
@@ -37,4 +38,5 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(mongo_ctx)
     app.cleanup_ctx.append(mailer_ctx)  # after mongo_ctx: it needs app[DB]
     app.cleanup_ctx.append(rate_limit_ctx)  # after mongo_ctx: the mongodb store uses app[DB]
+    app.cleanup_ctx.append(keyring_ctx)  # after mongo_ctx: loads (first creates) the keys
     return app

@@ -80,6 +80,24 @@ def test_workers_and_instances_share_one_key_rotation_and_revocation(
     assert f"{new}  EdDSA  revoked" in keys_cli(a, "list").stdout
 
 
+def test_racing_first_starts_create_one_key(make_service: MakeService,  # noqa: F811
+                                            mongo_uri: str) -> None:
+    """Two instances (two workers and one) start at once on an empty database: the first
+    start creates the key, exactly once, before any request."""
+    database = fresh_database()
+    services = [make_service(database, workers=2, jwt=EDDSA),
+                make_service(database, workers=1, jwt=EDDSA)]
+    for service in services:
+        service.launch()
+    wait_for(lambda: all(s.ready_worker_pids() and len(s.ready_worker_pids()) == w
+                         for s, w in zip(services, (2, 1), strict=True)), 30,
+             "every worker to serve")
+    keys = wait_for(lambda: stored_keys(mongo_uri, database), 5, "the first key")
+    time.sleep(0.5)  # every worker loaded at start (schema ready): a second key would show
+    assert len(stored_keys(mongo_uri, database)) == 1
+    assert [published(s) for s in services] == [{keys[0]["_id"]}] * 2
+
+
 def test_hs256_has_no_keys_to_rotate(make_service: MakeService) -> None:  # noqa: F811
     service = make_service(fresh_database(), workers=1)
     from tests._process import run_cli
