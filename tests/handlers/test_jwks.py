@@ -13,6 +13,7 @@ import jwt
 import pytest
 from aiohttp.test_utils import TestClient
 
+from handlers.schemas.jwks import JwkSchema
 from server.core.config import Config
 from server.signing.crypto import decode_kek
 from server.signing.store import revoke, rotate
@@ -57,6 +58,7 @@ class TestPublishedSet:
         assert keys[0]["alg"] == alg
         assert keys[0]["use"] == "sig"
         assert not PRIVATE_MEMBERS & set(keys[0])
+        assert set(keys[0]) <= set(JwkSchema().fields)  # every member documented
         # PyJWT's own JWK loader, not our key objects: a third party can verify with it.
         public = jwt.PyJWK(keys[0]).key
         claims = jwt.decode(token, public, algorithms=[alg], audience=config.jwt.audience,
