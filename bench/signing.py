@@ -97,7 +97,7 @@ async def run(seconds: float, count: int, connections: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.signing", description=__doc__)
     parser.add_argument("--seconds", type=float, default=5.0, help="per round and service")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--connections", type=int, default=32)
     args = parser.parse_args()
     print(asyncio.run(run(args.seconds, args.rounds, args.connections)))
