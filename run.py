@@ -1,5 +1,5 @@
 """Command line: `run.py [serve]` (--config, --port, --workers, --metrics-port), `create-admin`,
-`migrate` and `clients create|list|delete`."""
+`migrate`, `clients create|list|delete` and `keys list|rotate|revoke KID`."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from server.core.config import Config, load_config
 from server.core.config_values import ConfigError
 
 DEFAULT_CONFIG = Path(__file__).with_name("config.yaml")
-COMMANDS = ("serve", "create-admin", "migrate", "clients")
+COMMANDS = ("serve", "create-admin", "migrate", "clients", "keys")
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -55,6 +55,11 @@ def _parser(command: str) -> argparse.ArgumentParser:
         parser.add_argument("--promote", action="store_true",
                             help="make the existing, verified, active account with this email "
                                  "an admin; it keeps its own password and names")
+    elif command == "keys":
+        parser.add_argument("action", choices=("list", "rotate", "revoke"),
+                            help="list the signing keys; publish a new one (it signs after "
+                                 "jwt.key_publish_ahead); revoke one at once")
+        parser.add_argument("kid", nargs="?", help="the key to revoke (see `keys list`)")
     return parser
 
 
@@ -171,6 +176,25 @@ def _clients(args: argparse.Namespace) -> int:
     return 0
 
 
+def _keys(args: argparse.Namespace) -> int:
+    from pymongo.errors import PyMongoError
+
+    from server.runtime.around import embedded_database
+    from server.runtime.embedded_db import EmbeddedDbError
+    from server.runtime.keys_command import keys_command
+
+    config, _ = _config_loader(args)
+    try:
+        with embedded_database(config) as live:
+            outcome = asyncio.run(keys_command(live, args.action, args.kid))
+    except EmbeddedDbError as exc:
+        return _fail(f"database error: {exc}")
+    except PyMongoError as exc:  # its message may name hosts or credentials: the class only
+        return _fail(f"database error: {type(exc).__name__}")
+    print("\n".join(outcome.lines))
+    return 0 if outcome.ok else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     command = "serve"
@@ -182,8 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_in)
     if command == "create-admin":
         _check_admin_flags(parser, args)
+    if command == "keys" and (args.action == "revoke") != (args.kid is not None):
+        parser.error("revoke takes the KID of the key to revoke; list and rotate take none")
     run = {"serve": _serve, "create-admin": _create_admin, "migrate": _migrate,
-           "clients": _clients}[command]
+           "clients": _clients, "keys": _keys}[command]
     try:
         return run(args)
     except ConfigError as exc:

@@ -28,13 +28,20 @@ OUT = ROOT / "bench" / "out"
 LIFTED = 1_000_000_000
 
 
-def write_config(path: Path, mongo_uri: str, database: str, limiter: bool) -> Path:
-    """The service config of a benchmark run: production mode, bcrypt 12, info-level JSON logs."""
+# A fixed key-encryption key: the benchmark's keys live in a throwaway in-memory database.
+BENCH_KEK = "YmVuY2gta2V5LWVuY3J5cHRpb24ta2V5LTMyLWJ5dGU"
+
+
+def write_config(path: Path, mongo_uri: str, database: str, limiter: bool,
+                 algorithm: str = "HS256", **jwt: object) -> Path:
+    """The service config of a benchmark run: production mode, bcrypt 12, info-level JSON logs;
+    access tokens signed with `algorithm` (HS256 unless a row compares signing algorithms)."""
     config = {
         "environment": "production",
         "mongodb": {"uri": mongo_uri, "database": database},
         "jwt": {"secret": "bench-access-secret-" + "x" * 32,
-                "refresh_secret": "bench-refresh-secret-" + "y" * 32},
+                "refresh_secret": "bench-refresh-secret-" + "y" * 32,
+                "algorithm": algorithm, "key_encryption_key": BENCH_KEK, **jwt},
         "security": {"bcrypt_rounds": 12},
         "rate_limit": {"enabled": limiter, "max": LIFTED, "auth_max": LIFTED,
                        "user_max": LIFTED},

@@ -23,6 +23,7 @@ from server.core.keys import CLIENT_IP, CONFIG, LOG_PATH, NOW, REQUEST_ID, USER_
 from server.db import DB
 from server.observability.logs import security_event
 from server.security import bearer_token, decode_access_token
+from server.signing import KEYRING, SigningKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +62,9 @@ def required_bearer(request: web.Request) -> str:
 async def _authenticate(request: web.Request, roles: tuple[str, ...] | None) -> AuthContext:
     app = request.app
     token = required_bearer(request)
-    claims = decode_access_token(app[CONFIG].jwt, token, request[NOW])
+    ring = app[KEYRING]
+    keys = await ring.current(app[DB], request[NOW])
+    claims = decode_access_token(app[CONFIG].jwt, token, request[NOW], ring=ring, keys=keys)
     # The session must still be live (logout, reset, deactivation end it at once) and the
     # user active: both are in this one indexed find_one by _id.
     user = await find_by_session(app[DB], claims.user_id, claims.session_id)
@@ -86,6 +89,12 @@ def enrolment_route(func: F) -> F:
     yet (security.mfa_required_roles): enrolment itself, the profile, signing out."""
     setattr(func, ENROLMENT_MARK, True)
     return func
+
+
+async def signing_key(request: web.Request) -> SigningKey:
+    """The key that signs this request's new access token (the same on every worker)."""
+    ring, now = request.app[KEYRING], request[NOW]
+    return ring.signing_key(await ring.current(request.app[DB], now), now)
 
 
 # Role sets for `@requires(...)`: who may read other users, who may change them.

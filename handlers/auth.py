@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp import web
 
-from handlers._auth import enrolment_route, require_user
+from handlers._auth import enrolment_route, require_user, signing_key
 from handlers._origin import same_origin_only
 from handlers.openapi import links
 from handlers.openapi.decorators import (
@@ -72,13 +72,14 @@ def _clear_cookie(request: web.Request, response: web.Response) -> None:
                         secure=request.app[CONFIG].is_production)
 
 
-def signed_in(request: web.Request, started: Started, message: str, status: int = 200, *,
-              amr: Sequence[str] = PASSWORD_AMR) -> web.Response:
+async def signed_in(request: web.Request, started: Started, message: str, status: int = 200,
+                    *, amr: Sequence[str] = PASSWORD_AMR) -> web.Response:
     """The answer of a sign-in that started a session: user, access token, refresh cookie."""
     config, now = request.app[CONFIG], request[NOW]
+    key = await signing_key(request)
     data = {"user": started.user,
             "access_token": auth.access_token(config, started.user, started.session_id, now,
-                                              amr=amr)}
+                                              amr=amr, key=key)}
     response = respond(request, data, message=message, status=status)
     _set_cookie(request, response, started.refresh_token)
     return response
@@ -102,7 +103,7 @@ class AuthHandler:
         app = request.app
         started = await auth.register(app[DB], app[CONFIG], app[MAILER], request[DATA],
                                       request[NOW], **client_of(request))
-        return signed_in(request, started, "User registered successfully. Please check your "
+        return await signed_in(request, started, "User registered successfully. Please check your "
                           "email to verify your account.", status=201)
 
     @docs(tags=["auth"], summary="Sign in with email and password",
@@ -128,7 +129,7 @@ class AuthHandler:
                                      "mfa_token": started.mfa_token,
                                      "expires_at": started.expires_at},
                            message="Second factor required")
-        return signed_in(request, started, "Login successful")
+        return await signed_in(request, started, "Login successful")
 
     @docs(tags=["auth"], summary="Rotate the refresh token and get a new access token")
     @request_schema(RefreshTokenSchema)
@@ -146,9 +147,10 @@ class AuthHandler:
         now = request[NOW]
         started = await sessions.refresh(app[DB], app[CONFIG], token, now, request[AUDIT])
         signed = auth_context.of_session(started.user, started.session_id)
+        key = await signing_key(request)
         data = {"access_token": auth.access_token(app[CONFIG], started.user,
                                                   started.session_id, now, amr=signed.amr,
-                                                  auth_time=signed.auth_time)}
+                                                  auth_time=signed.auth_time, key=key)}
         if in_body and token == in_body:  # a non-browser client: it cannot read the cookie jar
             data["refresh_token"] = started.refresh_token
         response = respond(request, data, message="Token refreshed successfully")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from handlers._auth import AuthContext, enrolment_route, requires
+from handlers._auth import AuthContext, enrolment_route, requires, signing_key
 from handlers._origin import same_origin_only
 from handlers.auth import client_of, signed_in
 from handlers.openapi import links
@@ -107,7 +107,8 @@ class MfaHandler:
                                       ctx.session_id, data["password"], data.get("code"),
                                       app[CLOCK], request[AUDIT])
         token = auth.access_token(app[CONFIG], ctx.user, ctx.session_id, request[NOW],
-                                  amr=signed.amr, auth_time=signed.auth_time)
+                                  amr=signed.amr, auth_time=signed.auth_time,
+                                  key=await signing_key(request))
         return respond(request, {"access_token": token}, message="Re-authenticated")
 
     @docs(tags=["mfa"], summary="Complete a sign-in with a TOTP code or a recovery code",
@@ -126,4 +127,4 @@ class MfaHandler:
         started = await mfa_signin.verify(app[DB], app[CONFIG], app[MAILER], data["mfaToken"],
                                           data.get("code"), data.get("recoveryCode"),
                                           app[CLOCK], **client_of(request))
-        return signed_in(request, started, "Login successful", amr=OTP_AMR)
+        return await signed_in(request, started, "Login successful", amr=OTP_AMR)

@@ -23,6 +23,7 @@ from server.core.keys import CONFIG, DATA, NOW
 from server.db import DB
 from server.http.request import AUDIT
 from server.services import oauth
+from server.signing import KEYRING
 
 REVOKED = "If the token was live, its session has ended"
 INTROSPECT_PATH = f"{OAUTH_PREFIX}/introspect"
@@ -55,6 +56,12 @@ def _base_url(request: web.Request, issuer: str) -> str:
     return str(request.url.origin())
 
 
+async def _verifier(request: web.Request) -> oauth.Verifier:
+    """What this worker verifies access tokens with now (the ring re-reads its keys at times)."""
+    ring = request.app[KEYRING]
+    return oauth.Verifier(ring, await ring.current(request.app[DB], request[NOW]))
+
+
 class OAuthHandler:
     @docs(tags=["oauth"], summary="Introspect a token (RFC 7662)",
           description=INTROSPECT_DESCRIPTION)
@@ -65,8 +72,8 @@ class OAuthHandler:
     async def introspect(self, request: web.Request) -> web.Response:
         await require_client(request)
         app, data = request.app, request[DATA]
-        answer = await oauth.introspect(app[DB], app[CONFIG], data["token"],
-                                        data["token_type_hint"], request[NOW])
+        answer = await oauth.introspect(app[DB], app[CONFIG], await _verifier(request),
+                                        data["token"], data["token_type_hint"], request[NOW])
         return render(request, answer)
 
     @docs(tags=["oauth"], summary="Revoke a refresh or access token (RFC 7009)",
@@ -79,8 +86,8 @@ class OAuthHandler:
         if "Authorization" in request.headers:
             await require_client(request)
         app, data = request.app, request[DATA]
-        await oauth.revoke(app[DB], app[CONFIG], data["token"], data["token_type_hint"],
-                           request[NOW], request[AUDIT])
+        await oauth.revoke(app[DB], app[CONFIG], await _verifier(request), data["token"],
+                           data["token_type_hint"], request[NOW], request[AUDIT])
         return respond(request, message=REVOKED)
 
     @docs(tags=["oauth"], summary="Authorization server metadata (RFC 8414)",

@@ -13,39 +13,28 @@ from server.core.errors import AppError, TooManyRequests
 from server.core.http import CREDENTIAL_BUDGET
 from server.core.keys import CLIENT_IP, CONFIG, LOG_PATH, NOW, REQUEST_ID, RESPONSE_HEADERS, ROUTE
 from server.core.net import network_key
+from server.db import DB
 from server.observability.logs import security_event
 from server.observability.metrics import METRICS
 from server.ratelimit import LIMITER, Budget, Usage, most_constraining, usage_headers
 from server.security import bearer_token, decode_access_token
+from server.signing import KEYRING
 
 
-class BearerSubjects:
+async def bearer_subject(request: web.Request) -> str | None:
     """The user id of a valid bearer token, else None: the route answers 401 itself (the
-    limiter runs before authentication and must not decide it).
-
-    Verified tokens are remembered with their expiry: a client sends the same token for its
-    whole lifetime, and PyJWT's verification is most of the limiter's CPU per request."""
-
-    def __init__(self, size: int = 4096) -> None:
-        self.size = size
-        self.known: dict[str, tuple[str, int]] = {}
-
-    def __call__(self, request: web.Request) -> str | None:
-        token = bearer_token(request.headers.get("Authorization"))
-        if token is None:
-            return None
-        now = request[NOW]
-        known = self.known.get(token)
-        if known is not None and now.timestamp() < known[1]:
-            return known[0]
-        try:
-            claims = decode_access_token(request.app[CONFIG].jwt, token, now)
-        except AppError:
-            return None
-        if len(self.known) >= self.size:
-            self.known.clear()
-        self.known[token] = (claims.user_id, claims.expires_at)
-        return claims.user_id
+    limiter runs before authentication and must not decide it). Verified tokens come from
+    the key ring's cache: a client sends the same token for its whole lifetime."""
+    token = bearer_token(request.headers.get("Authorization"))
+    if token is None:
+        return None
+    app, now = request.app, request[NOW]
+    ring = app[KEYRING]
+    try:
+        keys = await ring.current(app[DB], now)
+        return decode_access_token(app[CONFIG].jwt, token, now, ring=ring, keys=keys).user_id
+    except AppError:
+        return None
 
 
 def _reject(request: web.Request, over: Usage, user: str | None) -> TooManyRequests:
@@ -67,7 +56,6 @@ def rate_limit_middleware(config: RateLimitConfig) -> Middleware | None:
     # The extra budgets a route of the table may name (server/web/routes.py).
     extra = {CREDENTIAL_BUDGET: Budget(CREDENTIAL_BUDGET, config.auth_max, config.auth_window)}
     by_user = Budget("user", config.user_max, config.user_window)
-    bearer_subject = BearerSubjects()
 
     @web.middleware
     async def rate_limit(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -80,7 +68,7 @@ def rate_limit_middleware(config: RateLimitConfig) -> Middleware | None:
         policy = request[ROUTE]
         if policy is not None and policy.budget is not None:
             demands.append((extra[policy.budget], client))
-        user = bearer_subject(request)
+        user = await bearer_subject(request)
         if user is not None:
             demands.append((by_user, user))
         now = request[NOW]

@@ -36,9 +36,9 @@ import jwt
 
 from server.core.config import JwtConfig
 from server.core.errors import InvalidToken, TokenExpired
+from server.signing.ring import KeyRing, KeySet, SigningKey, static_ring
 
 PREHASH_KEY = b"gatehouse.password.v1"
-ALGORITHM = "HS256"
 _REQUIRED_CLAIMS = ["sub", "email", "role", "sid", "jti", "iat", "exp", "iss", "aud"]
 # User and session ids as we issue them: str(ObjectId), 24 lower-case hex digits.
 _ID = re.compile(r"[0-9a-f]{24}")
@@ -192,10 +192,14 @@ class AccessClaims:
 
 def create_access_token(cfg: JwtConfig, *, user_id: str, email: str, role: str,
                         session_id: str, now: datetime, amr: list[str] | None = None,
-                        auth_time: datetime | None = None) -> str:
-    """An HS256 access JWT for one session, valid for jwt.access_ttl from `now`. `amr`
-    (RFC 8176 method names) and `auth_time` (the sign-in, kept across refreshes) say how
-    and when the user authenticated (issue 16)."""
+                        auth_time: datetime | None = None, key: SigningKey | None = None) -> str:
+    """An access JWT for one session, valid for jwt.access_ttl from `now`, signed by `key`
+    (the worker KeyRing's current key; without one, jwt.secret under HS256) and naming it in
+    its `kid` header. `amr` (RFC 8176 method names) and `auth_time` (the sign-in, kept across
+    refreshes) say how and when the user authenticated (issue 16)."""
+    if key is None:
+        ring, keys = static_ring(cfg)
+        key = ring.signing_key(keys, now)
     issued = int(now.timestamp())
     claims: dict[str, Any] = {
         "sub": user_id, "email": email, "role": role, "sid": session_id,
@@ -206,15 +210,24 @@ def create_access_token(cfg: JwtConfig, *, user_id: str, email: str, role: str,
         claims["amr"] = list(amr)
     if auth_time is not None:
         claims["auth_time"] = int(auth_time.timestamp())
-    return jwt.encode(claims, cfg.secret, algorithm=ALGORITHM)
+    return jwt.encode(claims, key.key, algorithm=key.alg, headers={"kid": key.kid})
 
 
-def decode_access_token(cfg: JwtConfig, token: str, now: datetime) -> AccessClaims:
+def decode_access_token(cfg: JwtConfig, token: str, now: datetime, *,
+                        ring: KeyRing | None = None, keys: KeySet | None = None) -> AccessClaims:
     """Verify signature, algorithm, issuer, audience, claim shapes, lifetime and expiry
-    (against the app clock). Raises TokenExpired, or InvalidToken for anything else."""
+    (against the app clock). Only jwt.algorithm, only a key of `keys` chosen by the token's
+    `kid` (see KeyRing.verification_key). Raises TokenExpired, or InvalidToken for anything
+    else. A token verified before is taken from the ring's cache (expiry checked again)."""
+    if ring is None or keys is None:
+        ring, keys = static_ring(cfg)
+    cached = ring.cache.get(token, now.timestamp(), keys.verifying)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
     try:
+        kid, key = ring.verification_key(keys, jwt.get_unverified_header(token))
         claims: dict[str, Any] = jwt.decode(
-            token, cfg.secret, algorithms=[ALGORITHM], audience=cfg.audience,
+            token, key, algorithms=[ring.alg], audience=cfg.audience,
             issuer=cfg.issuer,
             # exp/iat/nbf are checked below, strictly and against the app clock.
             options={"require": _REQUIRED_CLAIMS, "verify_exp": False, "verify_iat": False,
@@ -226,7 +239,9 @@ def decode_access_token(cfg: JwtConfig, token: str, now: datetime) -> AccessClai
             or not (_ID.fullmatch(claims["sub"]) and _ID.fullmatch(claims["sid"])):
         raise InvalidToken()
     expires = _check_times(cfg, claims, now.timestamp())
-    return AccessClaims(*fields, expires_at=expires)
+    verified = AccessClaims(*fields, expires_at=expires)
+    ring.cache.put(token, verified, kid, expires)
+    return verified
 
 
 def _check_times(cfg: JwtConfig, claims: dict[str, Any], now: float) -> int:

@@ -15,6 +15,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("server.core",),
     ("models",),
     ("server.observability",),
+    ("server.signing",),
     ("server.db", "server.security"),
     ("server.mail", "server.ratelimit", "server.http"),
     ("server.services",),

@@ -3,6 +3,7 @@ keys (server/core/config_values.py reads YAML, applies APP__ overrides and conve
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import ipaddress
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from server.core.config_values import ByteSize, ConfigError, apply_env, build, r
 
 DEFAULT_JWT_SECRETS = frozenset({"", "dev-access-secret-change-me", "dev-refresh-secret-change-me"})
 ENVIRONMENTS = ("development", "test", "production")
+SIGNING_ALGORITHMS = ("EdDSA", "ES256", "RS256", "HS256")
 
 def _meta(minimum: float | timedelta | None = None, maximum: float | timedelta | None = None,
           choices: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -57,6 +59,18 @@ class JwtConfig:
     refresh_reuse_grace: timedelta = timedelta(seconds=10)
     issuer: str = "gatehouse"
     audience: str = "gatehouse-api"
+    # Access-token signing (issue 15): HS256 signs with `secret`; the others with private keys
+    # kept in the database, encrypted under key_encryption_key (32 bytes, base64url).
+    algorithm: str = field(default="EdDSA", metadata=_meta(choices=SIGNING_ALGORITHMS))
+    key_encryption_key: str = ""  # empty: development/test generate one under the data dir
+    rotate_every: timedelta = timedelta(days=90)  # 0s: rotate only with `run.py keys rotate`
+    key_publish_ahead: timedelta = timedelta(minutes=10)  # in the JWKS this long before signing
+    jwks_max_age: timedelta = timedelta(minutes=5)  # Cache-Control max-age of the JWKS
+    # How stale a worker's copy of the key set may get: new, rotated and revoked keys reach
+    # every worker within this.
+    key_refresh: timedelta = field(default=timedelta(seconds=5),
+                                   metadata=_meta(timedelta(milliseconds=50)))
+    token_cache_size: int = field(default=10000, metadata=_meta(0, 1_000_000))
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +192,7 @@ def load_config(path: str | Path | None = None,
     apply_env(raw, environ or {})
     config: Config = build(Config, raw, "")
     check_production(config)
+    check_signing(config)
     check_rate_limit(config)
     check_security(config)
     check_mail(config)
@@ -208,6 +223,9 @@ def check_production(config: Config) -> None:
     if not config.mongodb.uri:
         raise ConfigError("mongodb.uri: production needs a MongoDB URI (the embedded "
                           "database is for development and tests)")
+    if config.jwt.algorithm != "HS256" and not config.jwt.key_encryption_key:
+        raise ConfigError("jwt.key_encryption_key: production needs a key-encryption key from "
+                          "the environment (APP__JWT__KEY_ENCRYPTION_KEY, 32 bytes base64url)")
     _check_metrics_exposure(config.metrics)
 
 
@@ -229,6 +247,31 @@ def is_loopback(host: str) -> bool:
         return True
     try:
         return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_signing(config: Config) -> None:
+    """A new key must reach every worker and every verifier's JWKS cache before it signs."""
+    jwt_cfg = config.jwt
+    if jwt_cfg.key_encryption_key and not valid_kek(jwt_cfg.key_encryption_key):
+        raise ConfigError("jwt.key_encryption_key: expected 32 bytes in base64url "
+                          "(e.g. python -c 'import os,base64;print(base64.urlsafe_b64encode("
+                          "os.urandom(32)).decode())')")
+    needed = jwt_cfg.jwks_max_age + jwt_cfg.key_refresh
+    if jwt_cfg.key_publish_ahead <= needed:
+        raise ConfigError(f"jwt.key_publish_ahead: must be longer than jwt.jwks_max_age + "
+                          f"jwt.key_refresh ({needed.total_seconds():g}s here), got "
+                          f"{jwt_cfg.key_publish_ahead.total_seconds():g}s")
+    if jwt_cfg.rotate_every and jwt_cfg.rotate_every <= jwt_cfg.key_publish_ahead:
+        raise ConfigError("jwt.rotate_every: must be 0s (no schedule) or longer than "
+                          "jwt.key_publish_ahead")
+
+
+def valid_kek(text: str) -> bool:
+    """True for 32 bytes written in base64url (padding optional)."""
+    try:
+        return len(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))) == 32
     except ValueError:
         return False
 

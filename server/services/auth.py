@@ -43,6 +43,7 @@ from server.services.sessions import (
     start_session,
     store_session,
 )
+from server.signing import SigningKey
 
 VERIFICATION_TTL = timedelta(hours=24)  # API.md: verification links live 24 h
 RESET_TTL = timedelta(minutes=10)  # API.md: reset links live 10 min
@@ -50,12 +51,14 @@ FORGOT_MIN_SECONDS = 0.1  # well above either path (an outbox insert, an update,
 
 
 def access_token(config: Config, user: User, session_id: str, now: datetime, *,
-                 amr: Sequence[str] = PASSWORD_AMR, auth_time: datetime | None = None) -> str:
+                 amr: Sequence[str] = PASSWORD_AMR, auth_time: datetime | None = None,
+                 key: SigningKey | None = None) -> str:
     """An access JWT for `user` in session `session_id`: `amr` says how the user signed in
-    and `auth_time` when (default: now, a sign-in this moment)."""
+    and `auth_time` when (default: now, a sign-in this moment); signed by `key` (the worker's
+    current signing key; None: jwt.secret, HS256 only)."""
     return create_access_token(config.jwt, user_id=user.id, email=user.email, role=user.role,
                                session_id=session_id, now=now, amr=list(amr),
-                               auth_time=auth_time or now)
+                               auth_time=auth_time or now, key=key)
 
 
 async def register(db: Any, config: Config, mailer: Any, data: dict[str, Any], now: datetime,

@@ -20,9 +20,18 @@ from server.core.errors import AppError
 from server.observability.audit import Audit
 from server.security import AccessClaims, decode_access_token
 from server.services import sessions
+from server.signing import KeyRing, KeySet
 
 ACCESS = "access_token"
 REFRESH = "refresh_token"
+
+
+@dataclass(frozen=True, slots=True)
+class Verifier:
+    """The worker's key ring and its current key set: what an access token is checked with."""
+
+    ring: KeyRing
+    keys: KeySet
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +45,12 @@ class Holding:
     expires_at: int
 
 
-def verify_access(cfg: JwtConfig, token: str, now: datetime) -> tuple[AccessClaims, int] | None:
+def verify_access(cfg: JwtConfig, verifier: Verifier, token: str,
+                  now: datetime) -> tuple[AccessClaims, int] | None:
     """The claims and `iat` of a valid access token, else None. The one place these routes
     verify an access token: server.security.decode_access_token decides."""
     try:
-        claims = decode_access_token(cfg, token, now)
+        claims = decode_access_token(cfg, token, now, ring=verifier.ring, keys=verifier.keys)
     except AppError:
         return None
     # Already verified above; AccessClaims does not carry iat, so read it from the payload.
@@ -48,8 +58,9 @@ def verify_access(cfg: JwtConfig, token: str, now: datetime) -> tuple[AccessClai
     return claims, int(issued)
 
 
-async def _as_access(db: Any, config: Config, token: str, now: datetime) -> Holding | None:
-    verified = verify_access(config.jwt, token, now)
+async def _as_access(db: Any, config: Config, verifier: Verifier, token: str,
+                     now: datetime) -> Holding | None:
+    verified = verify_access(config.jwt, verifier, token, now)
     if verified is None:
         return None
     claims, issued = verified
@@ -59,7 +70,8 @@ async def _as_access(db: Any, config: Config, token: str, now: datetime) -> Hold
     return Holding(user, claims.session_id, ACCESS, issued, claims.expires_at)
 
 
-async def _as_refresh(db: Any, config: Config, token: str, now: datetime) -> Holding | None:
+async def _as_refresh(db: Any, config: Config, verifier: Verifier, token: str,
+                      now: datetime) -> Holding | None:
     found = await sessions.find_by_refresh_token(db, token, now)
     if found is None:
         return None
@@ -70,22 +82,22 @@ async def _as_refresh(db: Any, config: Config, token: str, now: datetime) -> Hol
                    int(session.expires_at.timestamp()))
 
 
-async def find_holding(db: Any, config: Config, token: str, hint: str | None,
-                       now: datetime) -> Holding | None:
+async def find_holding(db: Any, config: Config, verifier: Verifier, token: str,
+                       hint: str | None, now: datetime) -> Holding | None:
     """The live access or refresh token `token`, or None (expired, ended session, inactive
     user, rotated, unknown, malformed). The hint orders the two lookups, nothing more."""
     looks = (_as_refresh, _as_access) if hint == REFRESH else (_as_access, _as_refresh)
     for look in looks:
-        found = await look(db, config, token, now)
+        found = await look(db, config, verifier, token, now)
         if found is not None:
             return found
     return None
 
 
-async def introspect(db: Any, config: Config, token: str, hint: str | None,
-                     now: datetime) -> dict[str, Any]:
+async def introspect(db: Any, config: Config, verifier: Verifier, token: str,
+                     hint: str | None, now: datetime) -> dict[str, Any]:
     """RFC 7662's answer: the claims of a live token, else only `{"active": False}`."""
-    found = await find_holding(db, config, token, hint, now)
+    found = await find_holding(db, config, verifier, token, hint, now)
     if found is None:
         return {"active": False}
     return {"active": True, "sub": found.user.id, "sid": found.session_id,
@@ -93,11 +105,11 @@ async def introspect(db: Any, config: Config, token: str, hint: str | None,
             "aud": config.jwt.audience, "token_type": found.token_type}
 
 
-async def revoke(db: Any, config: Config, token: str, hint: str | None, now: datetime,
-                 audit: Audit) -> None:
+async def revoke(db: Any, config: Config, verifier: Verifier, token: str, hint: str | None,
+                 now: datetime, audit: Audit) -> None:
     """End the session a live token belongs to; nothing for any other token (RFC 7009 2.2:
     the answer is the same either way)."""
-    found = await find_holding(db, config, token, hint, now)
+    found = await find_holding(db, config, verifier, token, hint, now)
     if found is not None:
         await sessions.end_session_of(db, found.user, found.session_id, audit,
                                       reason=f"revoked_{found.token_type}")

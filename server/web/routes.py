@@ -12,6 +12,7 @@ from aiohttp.typedefs import Handler
 from handlers.auth import AuthHandler
 from handlers.docs import DocsHandler
 from handlers.health import HealthHandler
+from handlers.jwks import JwksHandler
 from handlers.mfa import MfaHandler
 from handlers.oauth import INTROSPECT_PATH, REVOKE_PATH, OAuthHandler
 from handlers.users import UsersHandler
@@ -44,6 +45,7 @@ def routes() -> list[Route]:
         Route("GET", "/health", health.health),
         Route("GET", "/health/ready", health.ready),
         Route("GET", "/metrics", health.metrics),
+        Route("GET", "/.well-known/jwks.json", JwksHandler().jwks),
         Route("POST", f"{AUTH_PREFIX}/register", auth.register, CREDENTIALS),
         Route("POST", f"{AUTH_PREFIX}/login", auth.login, CREDENTIALS),
         Route("POST", f"{AUTH_PREFIX}/refresh-token", auth.refresh_token),

@@ -176,6 +176,7 @@ async def walk_every_route(client: TestClient, sink: SmtpSink) -> Walk:  # type:
     walk = Walk(client)
     await walk.call("GET", "/health", 200)
     await walk.call("GET", "/health/ready", 200)
+    await walk.call("GET", "/.well-known/jwks.json", 200)  # HS256 here: the empty set
     await _auth_routes(walk, sink)
     await _oauth_routes(walk)
     await _users_routes(walk)

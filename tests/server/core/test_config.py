@@ -11,7 +11,9 @@ from server.core.config import Config, load_config, with_overrides
 from server.core.config_values import ByteSize, ConfigError
 from tests.conftest import ROOT, TEST_CONFIG
 
-GOOD_SECRETS = {"APP__JWT__SECRET": "s" * 40, "APP__JWT__REFRESH_SECRET": "r" * 40}
+GOOD_SECRETS = {"APP__JWT__SECRET": "s" * 40, "APP__JWT__REFRESH_SECRET": "r" * 40,
+                # Issue 15: production signs with stored keys (EdDSA) sealed under this.
+                "APP__JWT__KEY_ENCRYPTION_KEY": "k" * 43}
 
 
 @pytest.fixture

@@ -167,7 +167,7 @@ class TestBadConfig:
         result = run_cli("bogus", timeout=20)
         assert result.returncode == 1
         assert result.stderr == ("unknown command 'bogus': "
-                                 "expected one of serve, create-admin, migrate, clients\n")
+                                 "expected one of serve, create-admin, migrate, clients, keys\n")
 
 
 class TestPortInUse:
