@@ -19,7 +19,7 @@ from server.core.errors import (
     MfaEnrolmentRequired,
     TokenMissing,
 )
-from server.core.keys import CLIENT_IP, CONFIG, LOG_PATH, NOW, REQUEST_ID, USER_ID
+from server.core.keys import CLIENT_IP, CLOCK, CONFIG, LOG_PATH, NOW, REQUEST_ID, USER_ID
 from server.db import DB
 from server.observability.logs import security_event
 from server.security import bearer_token, decode_access_token
@@ -92,8 +92,10 @@ def enrolment_route(func: F) -> F:
 
 
 async def signing_key(request: web.Request) -> SigningKey:
-    """The key that signs this request's new access token (the same on every worker)."""
-    ring, now = request.app[KEYRING], request[NOW]
+    """The key that signs this request's new access token (the same on every worker), chosen
+    by the clock now: a sign-in reads NOW before bcrypt, and a key may have started signing
+    (or been stored by another worker) since."""
+    ring, now = request.app[KEYRING], request.app[CLOCK]()
     return ring.signing_key(await ring.current(request.app[DB], now), now)
 
 

@@ -12,6 +12,10 @@ from models.signing_keys import StoredKey
 
 # Token times are whole seconds: a retired key stays published this much past the last expiry.
 _LEEWAY = timedelta(seconds=1)
+# A key that must sign at once (the first, or a revoked one's replacement) is dated back this
+# much: a request that read its clock a moment before the key was stored, on this worker or on
+# another that won the race to store it, can sign with it instead of finding no key.
+IN_FLIGHT = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,9 +72,10 @@ def _view(key: StoredKey, activated: list[StoredKey], newest: StoredKey | None,
 
 def next_activation(current: StoredKey | None, now: datetime, rotate_every: timedelta,
                     publish_ahead: timedelta, *, scheduled: bool) -> datetime:
-    """When a new key starts signing: at once when no key signs; else after the publish-ahead
-    time (and, on schedule, not before the current key has served rotate_every)."""
+    """When a new key starts signing: at once when no key signs (dated back by IN_FLIGHT);
+    else after the publish-ahead time (and, on schedule, not before the current key has
+    served rotate_every)."""
     if current is None:
-        return now
+        return now - IN_FLIGHT
     ahead = now + publish_ahead
     return max(ahead, current.activates_at + rotate_every) if scheduled else ahead

@@ -9,6 +9,7 @@ import os
 import stat
 import threading
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,19 @@ class TestFirstKey:
         assert len(stored) == 1
         assert {r.signing_key(s, utcnow()).kid for r, s in zip(rings, sets, strict=True)} \
             == {stored[0].kid}
+
+    async def test_a_worker_whose_clock_read_earlier_signs_with_the_racing_first_key(
+            self, eddsa: Config, db: Any) -> None:
+        # Seen in a process test at RS256: worker A reads its request clock, then (after
+        # bcrypt) asks for a key; worker B, which read its clock a moment later, won the race
+        # to store the first key. A must still sign with it, not fail with a 500.
+        asked_at = utcnow()
+        other = ring_of(eddsa)
+        await other.current(db, asked_at + timedelta(seconds=2))  # B stores the first key
+        ring = ring_of(eddsa)
+        keys = await ring.current(db, asked_at)
+        assert ring.signing_key(keys, asked_at).kid == other.signing_key(
+            other.loaded(), asked_at + timedelta(seconds=2)).kid
 
     async def test_hs256_stores_no_key(self, eddsa: Config, db: Any) -> None:
         ring = ring_of(with_overrides(eddsa, jwt={"algorithm": "HS256"}))
