@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from server.core.config_values import ByteSize, ConfigError, apply_env, build, read_yaml
+from server.core.roles import ROLES
 
 DEFAULT_JWT_SECRETS = frozenset({"", "dev-access-secret-change-me", "dev-refresh-secret-change-me"})
 ENVIRONMENTS = ("development", "test", "production")
@@ -234,10 +235,15 @@ def is_loopback(host: str) -> bool:
 
 
 def check_security(config: Config) -> None:
-    """A zero lease would free every slot at once (unlimited concurrent guesses)."""
+    """A zero lease would free every slot at once (unlimited concurrent guesses); a misspelt
+    role in mfa_required_roles would silently require a second factor of nobody."""
     for name in ("login_attempt_lease", "failed_login_ttl", "reauth_window"):
         if getattr(config.security, name) <= timedelta(0):
             raise ConfigError(f"security.{name}: must be longer than 0s")
+    unknown = [role for role in config.security.mfa_required_roles if role not in ROLES]
+    if unknown:
+        raise ConfigError(f"security.mfa_required_roles: unknown role {', '.join(unknown)} "
+                          f"(the roles are {', '.join(ROLES)})")
 
 
 def check_rate_limit(config: Config) -> None:
