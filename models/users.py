@@ -25,7 +25,7 @@ from models.attempts import Attempts
 from server.core.config import SecurityConfig
 from server.core.emails import canonical_email
 from server.core.errors import EmailTaken
-from server.core.roles import ROLES  # noqa: F401 - re-exported (the schemas name it)
+from server.core.roles import ROLES as ROLES  # re-exported: one list (server/core/roles.py)
 
 COLLECTION = "users"
 # The fields holding a mailed link's token hash (an outbox guard names one of them).

@@ -30,7 +30,7 @@ class TestMfaRequiredRoles:
         assert all(role in message for role in ROLES)
 
     def test_the_users_collection_knows_the_same_roles(self) -> None:
-        from models.users import ROLES as MODEL_ROLES  # noqa: PLC0415 - one list, re-exported
+        from models.users import ROLES as MODEL_ROLES
         assert MODEL_ROLES is ROLES
 
     def test_run_py_refuses_to_start_with_a_misspelt_role(self, tmp_path: Path) -> None:
