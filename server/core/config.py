@@ -77,7 +77,9 @@ class SecurityConfig:
     # every enrolled authenticator app unusable; set a key of its own to rotate freely.
     mfa_key: str = ""
     # Sensitive changes by an account with a second factor need a sign-in (or POST
-    # /auth/reauth) this recent, or a current code in the request (issue 16, step-up).
+    # /auth/reauth) this recent, or a current code in the request; an admin's change of a
+    # role, status or email, a deletion or a factor reset need it, or currentPassword (+
+    # code), of every admin (issue 16, step-up).
     reauth_window: timedelta = timedelta(minutes=5)
     # Accounts in these roles must enrol a second factor: until they do, they reach only the
     # enrolment routes (403 MFA_ENROLMENT_REQUIRED elsewhere).
