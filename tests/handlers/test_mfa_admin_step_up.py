@@ -102,6 +102,17 @@ class TestAdminWithAFactor:
                          code=code_at(secret, clock())) == (200, "")
 
 
+    async def test_late_after_reauth_with_password_and_code(
+            self, scene: tuple[Client, Clock, Person, Person], action: str) -> None:
+        client, clock, admin, target = scene
+        secret, _ = await enrol(client, admin.token, clock)
+        clock.advance(LATER)
+        resp = await client.post(f"{AUTH}/reauth", headers=admin.auth,
+                                 json={"password": PASSWORD, "code": code_at(secret, clock())})
+        assert resp.status == 200
+        assert await act(client, action, admin, target) == (200, "")
+
+
 class TestWhatNeedsNoStepUp:
     async def test_a_late_profile_change_of_another_user(
             self, scene: tuple[Client, Clock, Person, Person]) -> None:
@@ -110,6 +121,17 @@ class TestWhatNeedsNoStepUp:
         resp = await client.patch(f"{USERS}/{target.id}", headers=admin.auth,
                                   json={"lastName": "Byron"})
         assert resp.status == 200
+
+    async def test_the_proof_is_never_stored(
+            self, scene: tuple[Client, Clock, Person, Person]) -> None:
+        client, clock, admin, target = scene
+        clock.advance(LATER)
+        assert await act(client, "role change", admin, target, currentPassword=PASSWORD,
+                         code="123456") == (200, "")
+        doc = await db_of(client).users.find_one({"_id": ObjectId(target.id)})
+        assert doc["role"] == "moderator"
+        assert "currentPassword" not in doc
+        assert "code" not in doc
 
 
 class TestGuessingTheCurrentPassword:
