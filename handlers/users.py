@@ -18,6 +18,7 @@ from handlers.openapi.decorators import (
 from handlers.openapi.respond import respond
 from handlers.schemas import responses as out
 from handlers.schemas.users import (
+    AdminStepUpSchema,
     AdminUpdateSchema,
     ChangePasswordSchema,
     DeactivateMeSchema,
@@ -27,6 +28,7 @@ from handlers.schemas.users import (
 )
 from models.users import User
 from server.core.errors import (
+    AccountLocked,
     CurrentPasswordIncorrect,
     EmailTaken,
     InvalidId,
@@ -35,11 +37,11 @@ from server.core.errors import (
     ReauthRequired,
     UserNotFound,
 )
-from server.core.keys import CONFIG, DATA, NOW
+from server.core.keys import CLOCK, CONFIG, DATA, NOW
 from server.db import DB
 from server.http.request import AUDIT
 from server.mail.sender import MAILER
-from server.services import credentials, step_up, totp, users
+from server.services import credentials, mfa_admin, step_up, totp, users
 from server.services.totp import FactorStatus
 
 
@@ -53,6 +55,22 @@ class _WithFactors:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._user, name)
+
+
+ADMIN_STEP_UP = (
+    "Step-up (issue 16): unless the admin signed in or re-authenticated (POST /auth/reauth) "
+    "within security.reauth_window, the body must carry `currentPassword` and, when the "
+    "admin has a second factor, a current `code` (checked under the login lockout); else "
+    "401 REAUTH_REQUIRED.")
+LOCKED = AccountLocked(extra={"retryAfter": 7200})  # wrong step-up codes count, as at login
+STEP_UP_ERRORS = (ReauthRequired, CurrentPasswordIncorrect, MfaCodeIncorrect, LOCKED)
+
+
+async def _admin_step_up(request: web.Request, ctx: AuthContext) -> None:
+    app, data = request.app, request[DATA]
+    await step_up.require_admin(app[DB], app[CONFIG], app[MAILER], ctx.user, ctx.session_id,
+                                data.get("currentPassword"), data.get("code"), app[CLOCK],
+                                request[AUDIT])
 
 
 class UsersHandler:
@@ -75,15 +93,15 @@ class UsersHandler:
     @request_schema(ProfileUpdateSchema)
     @success(out.UserResponseSchema, description="The updated user",
              example=out.user_example("Profile updated successfully"))
-    @errors(CurrentPasswordIncorrect, ReauthRequired, MfaCodeIncorrect)
+    @errors(CurrentPasswordIncorrect, ReauthRequired, MfaCodeIncorrect, LOCKED)
     @requires()
     async def update_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, validated = request.app, request[DATA]
         data = {k: v for k, v in validated.items() if k != "code"}
         code = validated.get("code")
         if "email" in data:
-            await step_up.require_recent(app[DB], app[CONFIG], ctx.user, ctx.session_id, code,
-                                         request[NOW], request[AUDIT])
+            await step_up.require_recent(app[DB], app[CONFIG], app[MAILER], ctx.user,
+                                         ctx.session_id, code, app[CLOCK], request[AUDIT])
         user = await users.update_profile(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                           ctx.session_id, data, request[NOW],
                                           request[AUDIT])
@@ -96,12 +114,13 @@ class UsersHandler:
     @request_schema(ChangePasswordSchema)
     @success(out.MessageResponseSchema, description="Changed; other sessions ended",
              example=out.message_example("Password changed successfully"))
-    @errors(CurrentPasswordIncorrect, ReauthRequired, MfaCodeIncorrect)
+    @errors(CurrentPasswordIncorrect, ReauthRequired, MfaCodeIncorrect, LOCKED)
     @requires()
     async def change_password(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, data = request.app, request[DATA]
-        await step_up.require_recent(app[DB], app[CONFIG], ctx.user, ctx.session_id,
-                                     data.get("code"), request[NOW], request[AUDIT])
+        await step_up.require_recent(app[DB], app[CONFIG], app[MAILER], ctx.user,
+                                     ctx.session_id, data.get("code"), app[CLOCK],
+                                     request[AUDIT])
         await credentials.change_password(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                           ctx.session_id, data["currentPassword"],
                                           data["newPassword"], request[NOW], request[AUDIT])
@@ -113,12 +132,13 @@ class UsersHandler:
     @request_schema(DeactivateMeSchema)
     @success(out.MessageResponseSchema, description="Deactivated; sessions ended",
              example=out.message_example("Account deactivated successfully"))
-    @errors(CurrentPasswordIncorrect, LastAdmin, ReauthRequired, MfaCodeIncorrect)
+    @errors(CurrentPasswordIncorrect, LastAdmin, ReauthRequired, MfaCodeIncorrect, LOCKED)
     @requires()
     async def deactivate_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app = request.app
-        await step_up.require_recent(app[DB], app[CONFIG], ctx.user, ctx.session_id,
-                                     request[DATA].get("code"), request[NOW], request[AUDIT])
+        await step_up.require_recent(app[DB], app[CONFIG], app[MAILER], ctx.user,
+                                     ctx.session_id, request[DATA].get("code"), app[CLOCK],
+                                     request[AUDIT])
         await users.deactivate_self(app[DB], app[CONFIG], ctx.user,
                                     request[DATA]["currentPassword"], request[NOW],
                                     request[AUDIT])
@@ -148,29 +168,59 @@ class UsersHandler:
 
     @docs(tags=["users"], summary="Update a user, their role or active state (admin)",
           description="Deactivation ends the user's sessions. The last active admin cannot "
-                      "be demoted or deactivated.")
+                      "be demoted or deactivated. " + ADMIN_STEP_UP)
     @match_info_schema(UserIdPathSchema)
     @request_schema(AdminUpdateSchema)
     @success(out.UserResponseSchema, description="The updated user",
              example=out.user_example("User updated successfully"))
-    @errors(InvalidId, UserNotFound, LastAdmin, EmailTaken)
+    @errors(InvalidId, UserNotFound, LastAdmin, EmailTaken, *STEP_UP_ERRORS)
     @requires(*ADMIN)
     async def update_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, validated = request.app, request[DATA]
         data = dict(validated)
+        password, code = data.pop("currentPassword", None), data.pop("code", None)
+        if step_up.ADMIN_SENSITIVE & data.keys():
+            await step_up.require_admin(app[DB], app[CONFIG], app[MAILER], ctx.user,
+                                        ctx.session_id, password, code, app[CLOCK],
+                                        request[AUDIT])
         user = await users.admin_update(app[DB], app[CONFIG], app[MAILER], data.pop("id"),
                                         data, request[NOW], request[AUDIT], ctx.user.id)
         return respond(request, {"user": user}, message="User updated successfully")
 
     @docs(tags=["users"], summary="Delete a user and their sessions for good (admin)",
-          description="The last active admin cannot be deleted.")
+          description="The last active admin cannot be deleted. The JSON body is optional: "
+                      + ADMIN_STEP_UP)
     @match_info_schema(UserIdPathSchema)
+    @request_schema(AdminStepUpSchema)
     @success(out.MessageResponseSchema, description="Deleted for good",
              example=out.message_example("User deleted"))
-    @errors(InvalidId, UserNotFound, LastAdmin)
+    @errors(InvalidId, UserNotFound, LastAdmin, *STEP_UP_ERRORS)
     @requires(*ADMIN)
     async def delete_user(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app = request.app
+        await _admin_step_up(request, ctx)
         await users.delete_user(app[DB], request[DATA]["id"], request[NOW], request[AUDIT],
                                 ctx.user.id)
         return respond(request, message="User deleted")
+
+    @docs(tags=["users"], summary="Reset a user's second factors (admin)",
+          description="Removes every second factor of the user (authenticator app, recovery "
+                      "codes, passkeys) and ends all of the user's sessions (one may have "
+                      "been signed in with the factor being reset); the password alone "
+                      "signs in again. The user is mailed a notice when a factor was "
+                      "removed; the reset is logged as a security event naming the admin. "
+                      "Resetting a user without a factor still ends the sessions. The JSON "
+                      "body is optional: " + ADMIN_STEP_UP)
+    @match_info_schema(UserIdPathSchema)
+    @request_schema(AdminStepUpSchema)
+    @success(out.MessageResponseSchema, description="Reset; the user's sessions ended",
+             example=out.message_example("Second factors reset"))
+    @errors(InvalidId, UserNotFound, *STEP_UP_ERRORS)
+    @requires(*ADMIN)
+    async def reset_factors(self, request: web.Request, ctx: AuthContext) -> web.Response:
+        app = request.app
+        await _admin_step_up(request, ctx)
+        await mfa_admin.reset_factors(app[DB], app[MAILER], request[DATA]["id"], request[NOW],
+                                      request[AUDIT], ctx.user.id)
+        return respond(request, message="Second factors reset")
+

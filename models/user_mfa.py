@@ -10,6 +10,8 @@ anyway (models/users.py exposes only `mfa_totp` and `recovery_codes_left`, never
   totpEnabledAt.
 And `sessionAuth` {<session id>: {amr, at}}: how and when a session authenticated, when
 that was more than a password (server/services/auth_context.py).
+`clear_all` (an admin's reset) removes the whole subdocument in one write, whatever a factor
+keeps there (passkeys included), so it stays right as factors are added.
 Every write that consumes something (a step, a code, the pending secret) is one conditional
 update, so two requests racing with the same code cannot both succeed.
 """
@@ -115,6 +117,30 @@ async def remove_totp(db: Any, user_id: str, secret: str, now: datetime) -> bool
         {"$set": {_F + "totpSecret": None, _F + "totpLastStep": -1, _F + "recoveryCodes": [],
                   _F + "totpEnabledAt": None, "updatedAt": now}})
     return bool(result.modified_count)
+
+
+# Keys of the subdocument that are not a factor by themselves (`had_factor`).
+_BOOKKEEPING = frozenset({"totpLastStep", "pendingSecret", "pendingAt", "totpEnabledAt",
+                          "recoveryCodes"})
+
+
+async def clear_all(db: Any, user_id: str, now: datetime) -> dict[str, Any] | None:
+    """Remove every second factor of the user in ONE write: the whole `mfa` subdocument
+    (TOTP, a pending setup, recovery codes, passkeys and anything else kept there). What
+    the subdocument held before, or None when there was none (or no such user). The write
+    is conditional on the subdocument being there, so of racing calls exactly one gets it."""
+    before = await db[COLLECTION].find_one_and_update(
+        {"_id": object_id(user_id), "mfa": {"$exists": True}},
+        {"$unset": {"mfa": ""}, "$set": {"updatedAt": now}},
+        projection={"mfa": 1}, return_document=ReturnDocument.BEFORE)
+    return None if before is None else dict(before.get("mfa") or {})
+
+
+def had_factor(mfa: dict[str, Any]) -> bool:
+    """Whether an `mfa` subdocument (as clear_all returns it) held an active factor: a
+    TOTP secret, or any other non-empty entry (a later factor's, such as passkeys)."""
+    return mfa.get("totpSecret") is not None or any(
+        value for key, value in mfa.items() if key not in _BOOKKEEPING | {"totpSecret"})
 
 
 async def record_session_auth(db: Any, user_id: str, session_id: str, amr: list[str],

@@ -25,12 +25,12 @@ from models.attempts import Attempts
 from server.core.config import SecurityConfig
 from server.core.emails import canonical_email
 from server.core.errors import EmailTaken
+from server.core.roles import ROLES as ROLES  # re-exported: one list (server/core/roles.py)
 
 COLLECTION = "users"
 # The fields holding a mailed link's token hash (an outbox guard names one of them).
 VERIFICATION_TOKEN, RESET_TOKEN = "emailVerificationToken", "passwordResetToken"
 PENDING_EMAIL_TOKEN = "pendingEmailToken"  # noqa: S105 - a field name (email change link)
-ROLES = ("user", "admin", "moderator")
 DEFAULT_PREFERENCES: dict[str, Any] = {"theme": "light", "notifications": True, "language": "en"}
 
 

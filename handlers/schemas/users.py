@@ -103,13 +103,39 @@ class DeactivateMeSchema(_Strict):
     code = _step_up_code()
 
 
+_ADMIN_PROOF_DOC = (
+    "The admin's own password: needed (with `code` when the admin has a second factor) "
+    "unless the admin signed in, or re-authenticated (POST /auth/reauth), within "
+    "security.reauth_window; else 401 REAUTH_REQUIRED. Checked under the login lockout.")
+
+
+def _admin_code() -> fields.String:
+    return fields.String(
+        validate=validate.Regexp(r"^\d{6}$", error="Code must be the 6 digits shown by the "
+                                 "authenticator app"),
+        metadata={"example": "123456", "description": (
+            "With `currentPassword`, for an admin with a second factor: a current code")})
+
+
+class AdminStepUpSchema(_Strict):
+    """The admin's step-up (issue 16) on DELETE /users/{id} and DELETE /users/{id}/mfa: an
+    optional body, needed only when the admin's sign-in is older than the window."""
+
+    currentPassword = _current_password(required=False, description=_ADMIN_PROOF_DOC)
+    code = _admin_code()
+
+
 class AdminUpdateSchema(_ProfileFieldsSchema):
-    """PATCH /users/{id}: the profile fields plus role and isActive."""
+    """PATCH /users/{id}: the profile fields plus role and isActive; a change of role,
+    isActive or email needs the admin's step-up (currentPassword, code)."""
 
     role = fields.String(validate=validate.OneOf(
         ROLES, error=f"Role must be one of: {', '.join(ROLES)}"))
     isActive = StrictBoolean(error_messages={
         "invalid": "isActive must be true or false"})
+    currentPassword = _current_password(required=False, description=(
+        "Only when `role`, `isActive` or `email` is sent. " + _ADMIN_PROOF_DOC))
+    code = _admin_code()
 
 
 class ChangePasswordSchema(_Strict):

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from server.core.config_values import ByteSize, ConfigError, apply_env, build, read_yaml
+from server.core.roles import ROLES
 
 DEFAULT_JWT_SECRETS = frozenset({"", "dev-access-secret-change-me", "dev-refresh-secret-change-me"})
 ENVIRONMENTS = ("development", "test", "production")
@@ -90,7 +91,9 @@ class SecurityConfig:
     # every enrolled authenticator app unusable; set a key of its own to rotate freely.
     mfa_key: str = ""
     # Sensitive changes by an account with a second factor need a sign-in (or POST
-    # /auth/reauth) this recent, or a current code in the request (issue 16, step-up).
+    # /auth/reauth) this recent, or a current code in the request; an admin's change of a
+    # role, status or email, a deletion or a factor reset need it, or currentPassword (+
+    # code), of every admin (issue 16, step-up).
     reauth_window: timedelta = timedelta(minutes=5)
     # Accounts in these roles must enrol a second factor: until they do, they reach only the
     # enrolment routes (403 MFA_ENROLMENT_REQUIRED elsewhere).
@@ -277,10 +280,15 @@ def valid_kek(text: str) -> bool:
 
 
 def check_security(config: Config) -> None:
-    """A zero lease would free every slot at once (unlimited concurrent guesses)."""
+    """A zero lease would free every slot at once (unlimited concurrent guesses); a misspelt
+    role in mfa_required_roles would silently require a second factor of nobody."""
     for name in ("login_attempt_lease", "failed_login_ttl", "reauth_window"):
         if getattr(config.security, name) <= timedelta(0):
             raise ConfigError(f"security.{name}: must be longer than 0s")
+    unknown = [role for role in config.security.mfa_required_roles if role not in ROLES]
+    if unknown:
+        raise ConfigError(f"security.mfa_required_roles: unknown role {', '.join(unknown)} "
+                          f"(the roles are {', '.join(ROLES)})")
 
 
 def check_rate_limit(config: Config) -> None:

@@ -135,6 +135,16 @@ def second_factor_removed_notice(to: str, factor: str) -> OutgoingMail:
         "asks for a code from it.", _NOT_YOU])
 
 
+def second_factors_reset_notice(to: str) -> OutgoingMail:
+    """To the account's address when an admin removed all of its second factors."""
+    return _notice(to, "Your second factors were reset by an administrator", [
+        "An administrator just removed every second factor of your Gatehouse account "
+        "(authenticator app, recovery codes, passkeys) and signed it out everywhere: "
+        "signing in now takes only your password. Add a second factor again in your "
+        "security settings.", "If you did not ask for this, contact your administrator, and "
+        'choose "Forgot password" on the sign-in page to set a new password.'])
+
+
 def recovery_code_used_notice(to: str, left: int) -> OutgoingMail:
     """To the account's address when a recovery code completed a sign-in."""
     return _notice(to, "A recovery code was used to sign in", [

@@ -79,6 +79,7 @@ def routes() -> list[Route]:
         Route("GET", f"{API_PREFIX}/users/{{id}}", users.get_user),
         Route("PATCH", f"{API_PREFIX}/users/{{id}}", users.update_user),
         Route("DELETE", f"{API_PREFIX}/users/{{id}}", users.delete_user),
+        Route("DELETE", f"{API_PREFIX}/users/{{id}}/mfa", users.reset_factors),
         # Client secrets and tokens are guessed here as at login: the credential budget.
         Route("POST", INTROSPECT_PATH, oauth.introspect, CREDENTIALS),
         Route("POST", REVOKE_PATH, oauth.revoke, CREDENTIALS),

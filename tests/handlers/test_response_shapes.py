@@ -126,6 +126,8 @@ async def _users_routes(walk: Walk) -> None:
     await walk.call("PATCH", f"{USERS}/{{id}}", 200, admin.token, path=f"{USERS}/{user_id}",
                     json={"role": "moderator"})
     await walk.call("DELETE", f"{USERS}/me", 200, token, json={"currentPassword": PASSWORD})
+    await walk.call("DELETE", f"{USERS}/{{id}}/mfa", 200, admin.token,
+                    path=f"{USERS}/{user_id}/mfa", json={})
     await walk.call("DELETE", f"{USERS}/{{id}}", 200, admin.token, path=f"{USERS}/{user_id}")
 
 

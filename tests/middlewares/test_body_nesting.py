@@ -76,7 +76,7 @@ class TestBodyOnlyWhereTaken:
     @pytest.mark.parametrize(("method", "path", "status"), [
         ("GET", "/health", 200),
         ("GET", f"{PREFIX}/search", 200),
-        ("DELETE", "/api/v1/users/0123456789abcdef01234567", 401),
+        ("DELETE", "/api/v1/auth/sessions/0123456789abcdef01234567", 401),
         ("GET", "/api/v1/users/me", 401),
         ("POST", "/api/v1/nowhere", 404),
     ])

@@ -25,7 +25,7 @@ BASE_URL = os.environ.get("GATEHOUSE_FUZZ_URL", "")
 MONGO_URI = os.environ.get("GATEHOUSE_FUZZ_MONGO_URI", "")
 DATABASE = os.environ.get("GATEHOUSE_FUZZ_DATABASE", "")
 PASSWORD = "Fuzz!Passw0rd"
-STAFF_ONLY = re.compile(r"^/api/v1/users(/|/\{id\})?$")
+STAFF_ONLY = re.compile(r"^/api/v1/users(/|/\{id\}(/mfa)?)?$")  # /mfa: the admin reset
 CLIENT_ROUTES = "/api/v1/oauth/"
 _mongo: MongoClient | None = None  # type: ignore[type-arg]
 
