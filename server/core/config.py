@@ -84,6 +84,16 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebAuthnConfig:
+    # Passkeys (issue 16): the relying party is the registrable domain the browser shows
+    # (a credential made for it works on it and its subdomains), and every origin a
+    # ceremony may come from (scheme, host and port, exactly as the browser reports it).
+    rp_id: str = "localhost"
+    rp_name: str = "Gatehouse"
+    origins: tuple[str, ...] = ("http://localhost:3000",)
+
+
+@dataclass(frozen=True, slots=True)
 class RateLimitConfig:
     enabled: bool = True
     store: str = field(default="mongodb", metadata=_meta(choices=("mongodb", "redis", "memory")))
@@ -154,6 +164,7 @@ class Config:
     mongodb: MongoConfig = MongoConfig()
     jwt: JwtConfig = JwtConfig()
     security: SecurityConfig = SecurityConfig()
+    webauthn: WebAuthnConfig = WebAuthnConfig()
     rate_limit: RateLimitConfig = RateLimitConfig()
     cors: CorsConfig = CorsConfig()
     mail: MailConfig = MailConfig()
@@ -209,6 +220,20 @@ def check_production(config: Config) -> None:
         raise ConfigError("mongodb.uri: production needs a MongoDB URI (the embedded "
                           "database is for development and tests)")
     _check_metrics_exposure(config.metrics)
+    _check_webauthn(config.webauthn)
+
+
+def _check_webauthn(webauthn: WebAuthnConfig) -> None:
+    """Production passkeys: a real relying party and only HTTPS origins on it (browsers
+    allow WebAuthn over plain HTTP on localhost only)."""
+    if webauthn.rp_id == "localhost":
+        raise ConfigError("webauthn.rp_id: production needs the site's domain, not localhost")
+    for origin in webauthn.origins:
+        host = origin.removeprefix("https://").split(":")[0]
+        if not origin.startswith("https://") or not (
+                host == webauthn.rp_id or host.endswith("." + webauthn.rp_id)):
+            raise ConfigError(f"webauthn.origins: {origin} must be https:// on webauthn.rp_id "
+                              f"({webauthn.rp_id}) or a subdomain of it")
 
 
 def _check_metrics_exposure(metrics: MetricsConfig) -> None:
