@@ -68,13 +68,72 @@ class PasskeySchema(Schema):
 
 _PASSKEY_EXAMPLE = {"id": EXAMPLE_ID, "name": "Work laptop", "deviceType": "single_device",
                     "backedUp": False, "createdAt": EXAMPLE_TIME, "lastUsedAt": None}
-_OPTIONS = fields.Raw(required=True, data_key="publicKey", metadata={
-    "type": "object",
-    "description": "The options for navigator.credentials.create/get({publicKey}) (byte "
-                   "fields base64url; PublicKeyCredential.parse*OptionsFromJSON reads them)"})
+_B64 = {"description": "base64url"}
 
+
+class _RelyingPartySchema(Schema):
+    name = fields.String(required=True)
+    id = fields.String(required=True)
+
+
+class _UserEntitySchema(Schema):
+    id = fields.String(required=True, metadata={
+        "description": "The user handle (base64url of the user id's 12 bytes)"})
+    name = fields.String(required=True)
+    displayName = fields.String(required=True)
+
+
+class _CredentialParamSchema(Schema):
+    type = fields.String(required=True)
+    alg = fields.Integer(required=True, metadata={"description": "COSE algorithm"})
+
+
+class _DescriptorSchema(Schema):
+    id = fields.String(required=True, metadata=_B64)
+    type = fields.String(required=True)
+    transports = fields.List(fields.String())
+
+
+class _SelectionSchema(Schema):
+    authenticatorAttachment = fields.String()
+    residentKey = fields.String()
+    requireResidentKey = fields.Boolean()
+    userVerification = fields.String()
+
+
+class CreationOptionsSchema(Schema):
+    """PublicKeyCredentialCreationOptionsJSON (WebAuthn L3 §5.4)."""
+
+    rp = fields.Nested(_RelyingPartySchema, required=True)
+    user = fields.Nested(_UserEntitySchema, required=True)
+    challenge = fields.String(required=True, metadata=_B64)
+    pubKeyCredParams = fields.List(fields.Nested(_CredentialParamSchema), required=True)
+    timeout = fields.Integer(metadata={"description": "Milliseconds"})
+    excludeCredentials = fields.List(fields.Nested(_DescriptorSchema), metadata={
+        "description": "The user's passkeys: an authenticator holding one is not asked again"})
+    authenticatorSelection = fields.Nested(_SelectionSchema)
+    attestation = fields.String()
+    hints = fields.List(fields.String())
+
+
+class RequestOptionsSchema(Schema):
+    """PublicKeyCredentialRequestOptionsJSON (WebAuthn L3 §5.5)."""
+
+    challenge = fields.String(required=True, metadata=_B64)
+    timeout = fields.Integer(metadata={"description": "Milliseconds"})
+    rpId = fields.String()
+    allowCredentials = fields.List(fields.Nested(_DescriptorSchema), metadata={
+        "description": "Empty for passwordless: the authenticator offers what it holds"})
+    userVerification = fields.String()
+    hints = fields.List(fields.String())
+
+
+_HOW = ("For navigator.credentials.{}({{publicKey}}) (byte fields base64url: "
+        "PublicKeyCredential.parse{}OptionsFromJSON reads them)")
 CreationOptionsResponseSchema = success_schema(
-    "PasskeyCreationOptionsResponseSchema", {"public_key": _OPTIONS},
+    "PasskeyCreationOptionsResponseSchema", {"public_key": fields.Nested(
+        CreationOptionsSchema, required=True, data_key="publicKey",
+        metadata={"description": _HOW.format("create", "Creation")})},
     example=success_body({"publicKey": {
         "rp": {"name": "Gatehouse", "id": "localhost"},
         "user": {"id": "ZmFrZS11c2VyLWlk", "name": "ada@example.com", "displayName": "Ada"},
@@ -84,7 +143,9 @@ CreationOptionsResponseSchema = success_schema(
             "residentKey": "required", "requireResidentKey": True,
             "userVerification": "preferred"}, "attestation": "none"}}))
 RequestOptionsResponseSchema = success_schema(
-    "PasskeyRequestOptionsResponseSchema", {"public_key": _OPTIONS},
+    "PasskeyRequestOptionsResponseSchema", {"public_key": fields.Nested(
+        RequestOptionsSchema, required=True, data_key="publicKey",
+        metadata={"description": _HOW.format("get", "Request")})},
     example=success_body({"publicKey": {
         "challenge": EXAMPLE_MFA_TOKEN, "timeout": 300000, "rpId": "localhost",
         "allowCredentials": [], "userVerification": "required"}}))
