@@ -224,15 +224,15 @@ def check_production(config: Config) -> None:
 
 
 def _check_webauthn(webauthn: WebAuthnConfig) -> None:
-    """Production passkeys: a real relying party and only HTTPS origins on it (browsers
-    allow WebAuthn over plain HTTP on localhost only)."""
-    if webauthn.rp_id == "localhost":
-        raise ConfigError("webauthn.rp_id: production needs the site's domain, not localhost")
+    """Production passkeys: every origin HTTPS (plain HTTP only on localhost, as browsers
+    allow) and on webauthn.rp_id or a subdomain of it (a browser refuses anything else)."""
     for origin in webauthn.origins:
-        host = origin.removeprefix("https://").split(":")[0]
-        if not origin.startswith("https://") or not (
-                host == webauthn.rp_id or host.endswith("." + webauthn.rp_id)):
-            raise ConfigError(f"webauthn.origins: {origin} must be https:// on webauthn.rp_id "
+        scheme, _, rest = origin.partition("://")
+        host = rest.split("/")[0].rsplit(":", 1)[0] if ":" in rest else rest.split("/")[0]
+        if scheme != "https" and not (scheme == "http" and host == "localhost"):
+            raise ConfigError(f"webauthn.origins: {origin} must be https:// in production")
+        if host != webauthn.rp_id and not host.endswith("." + webauthn.rp_id):
+            raise ConfigError(f"webauthn.origins: {origin} is not on webauthn.rp_id "
                               f"({webauthn.rp_id}) or a subdomain of it")
 
 
