@@ -75,7 +75,7 @@ class PasskeyHandler:
     @success(schemas.PasskeyListResponseSchema, description="Passkeys, oldest first")
     @requires()
     @enrolment_route
-    async def list(self, request: web.Request, ctx: AuthContext) -> web.Response:
+    async def list_passkeys(self, request: web.Request, ctx: AuthContext) -> web.Response:
         found = await passkeys.list_of(request.app[DB], ctx.user)
         return respond(request, {"passkeys": found})
 

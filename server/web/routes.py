@@ -72,7 +72,7 @@ def routes() -> list[Route]:
         # anonymous options routes store a challenge each, so they spend the budget too.
         Route("POST", f"{pk}/register/options", passkeys.register_options),
         Route("POST", f"{pk}/register/verify", passkeys.register_verify, CREDENTIALS),
-        Route("GET", pk, passkeys.list),
+        Route("GET", pk, passkeys.list_passkeys),
         Route("PATCH", f"{pk}/{{id}}", passkeys.rename),
         Route("DELETE", f"{pk}/{{id}}", passkeys.remove, CREDENTIALS),
         Route("POST", f"{pk}/authenticate/options", passkeys.mfa_options, CREDENTIALS),
