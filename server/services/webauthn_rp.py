@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,7 +24,6 @@ from webauthn import (
     verify_authentication_response,
     verify_registration_response,
 )
-from webauthn.helpers import generate_challenge
 from webauthn.helpers.exceptions import WebAuthnException
 from webauthn.helpers.structs import (
     AuthenticatorSelectionCriteria,
@@ -37,6 +37,7 @@ from models import webauthn_challenges
 from server.core.config import WebAuthnConfig
 
 CHALLENGE_TTL = timedelta(minutes=5)
+CHALLENGE_BYTES = 32  # WebAuthn asks for at least 16 random bytes
 TIMEOUT_MS = 300_000  # what the browser waits for the user: the challenge's lifetime
 # RFC 8176: a device-bound key (never leaves its authenticator) is a hardware-secured key;
 # a synced, backup-eligible passkey (its key copied through a cloud account) is software.
@@ -67,7 +68,7 @@ def amr_of(device_type: str) -> str:
 
 
 async def _new_challenge(db: Any, purpose: str, now: datetime, **owner: str | None) -> bytes:
-    challenge = generate_challenge()
+    challenge = secrets.token_bytes(CHALLENGE_BYTES)
     await webauthn_challenges.insert(db, _hash(challenge), purpose, now, now + CHALLENGE_TTL,
                                      **owner)
     return challenge
