@@ -23,6 +23,7 @@ from server.core.errors import (
     InvalidPasskey,
     MfaCodeIncorrect,
     PasskeyChallengeInvalid,
+    PasskeyLimitReached,
     PasskeyNotFound,
     PasskeyRejected,
     ReauthRequired,
@@ -42,9 +43,11 @@ class PasskeyHandler:
           description="Pass `data.publicKey` to navigator.credentials.create({publicKey}) "
                       "(after PublicKeyCredential.parseCreationOptionsFromJSON). A discoverable "
                       "credential is asked for, so it can also sign in without a password. "
-                      "The challenge works once, for 5 minutes.")
+                      "The challenge works once, for 5 minutes. A user keeps at most 10 "
+                      "passkeys (409 PASSKEY_LIMIT_REACHED).")
     @request_schema(EmptySchema)
     @success(schemas.CreationOptionsResponseSchema, description="Creation options")
+    @errors(PasskeyLimitReached)
     @requires()
     @enrolment_route
     async def register_options(self, request: web.Request, ctx: AuthContext) -> web.Response:
@@ -57,8 +60,8 @@ class PasskeyHandler:
           description=f"{_RECENT} The account's address gets a notice.")
     @request_schema(schemas.RegisterPasskeySchema)
     @success(schemas.PasskeyResponseSchema, description="Added")
-    @errors(PasskeyRejected, PasskeyChallengeInvalid, CurrentPasswordIncorrect,
-            MfaCodeIncorrect, ReauthRequired)
+    @errors(PasskeyRejected, PasskeyChallengeInvalid, PasskeyLimitReached,
+            CurrentPasswordIncorrect, MfaCodeIncorrect, ReauthRequired)
     @requires()
     @enrolment_route
     async def register_verify(self, request: web.Request, ctx: AuthContext) -> web.Response:

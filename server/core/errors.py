@@ -28,7 +28,8 @@
     ├── RequestTimeout (408 REQUEST_TIMEOUT)  - the body did not arrive within server.body_timeout
     ├── Conflict (409 CONFLICT)
     │   ├── EmailTaken (EMAIL_TAKEN)
-    │   └── MfaAlreadyEnabled (MFA_ALREADY_ENABLED)
+    │   ├── MfaAlreadyEnabled (MFA_ALREADY_ENABLED)
+    │   └── PasskeyLimitReached (PASSKEY_LIMIT_REACHED)
     ├── PayloadTooLarge (413 PAYLOAD_TOO_LARGE)
     ├── UnsupportedMediaType (415 UNSUPPORTED_MEDIA_TYPE)
     ├── AccountLocked (423 ACCOUNT_LOCKED)
@@ -338,3 +339,10 @@ class InvalidPasskey(Unauthorized):
 class PasskeyNotFound(NotFound):
     code = "PASSKEY_NOT_FOUND"
     message = "Passkey not found"
+
+
+class PasskeyLimitReached(Conflict):
+    """A user holds as many passkeys as the service keeps (server/services/passkeys.py)."""
+
+    code = "PASSKEY_LIMIT_REACHED"
+    message = "Too many passkeys: remove one before adding another"

@@ -18,6 +18,7 @@ from models.users import User
 from server.core.config import Config
 from server.core.errors import (
     PasskeyChallengeInvalid,
+    PasskeyLimitReached,
     PasskeyNotFound,
     PasskeyRejected,
     ReauthRequired,
@@ -28,6 +29,8 @@ from server.services import auth_context, step_up, webauthn_rp
 from server.services.credentials import check_password
 
 DEFAULT_NAME = "Passkey"
+# They live on the user document, which every request reads: a bound keeps it small.
+MAX_PASSKEYS = 10
 
 
 async def require_recent(db: Any, config: Config, user: User, session_id: str,
@@ -50,6 +53,8 @@ async def require_recent(db: Any, config: Config, user: User, session_id: str,
 async def registration_options(db: Any, config: Config, user: User,
                                now: datetime) -> dict[str, Any]:
     existing = [p.id for p in await user_passkeys.find_all(db, user.id)]
+    if len(existing) >= MAX_PASSKEYS:
+        raise PasskeyLimitReached()
     return await webauthn_rp.registration_options(db, config.webauthn, user.id, user.email,
                                                   user.full_name, existing, now)
 
@@ -57,7 +62,9 @@ async def registration_options(db: Any, config: Config, user: User,
 async def register(db: Any, config: Config, mailer: Any, user: User, credential: dict[str, Any],
                    name: str | None, now: datetime, audit: Audit) -> Passkey:
     """Verify the authenticator's answer to this user's registration challenge (used up
-    first) and store the passkey. Raises PasskeyChallengeInvalid, PasskeyRejected."""
+    first) and store the passkey. Raises PasskeyChallengeInvalid, PasskeyRejected,
+    PasskeyLimitReached (checked before the write: racing registrations may pass it
+    together, each needing a ceremony of its own)."""
     try:
         challenge = webauthn_rp.challenge_of(credential)
     except webauthn_rp.Refused:
@@ -69,6 +76,8 @@ async def register(db: Any, config: Config, mailer: Any, user: User, credential:
     except webauthn_rp.Refused:
         audit.event("passkey_register_failed", userId=user.id)
         raise PasskeyRejected() from None
+    if user.passkeys >= MAX_PASSKEYS:
+        raise PasskeyLimitReached()
     credential_id = webauthn_rp.b64url(made.credential_id)
     label = name or DEFAULT_NAME
     if not user_passkeys.CREDENTIAL_ID.match(credential_id) or not await user_passkeys.add(

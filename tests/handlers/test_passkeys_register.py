@@ -120,6 +120,21 @@ class TestRegister:
             assert status == 400, body
 
 
+    async def test_at_most_ten_passkeys(self, ada: tuple[Client, Clock, str]) -> None:
+        client, _, access = ada
+        authenticator = SoftAuthenticator()
+        options = [await register_options(client, access) for _ in range(11)]
+        for made in options[:10]:
+            status, body = await answer_registration(client, access,
+                                                     authenticator.create(made))
+            assert status == 200, body
+        status, body = await answer_registration(client, access,
+                                                 authenticator.create(options[10]))
+        assert (status, body["code"]) == (409, "PASSKEY_LIMIT_REACHED")
+        status, body = await post(client, f"{PASSKEYS}/register/options", {}, access)
+        assert (status, body["code"]) == (409, "PASSKEY_LIMIT_REACHED")
+
+
 class TestRecentAuthentication:
     async def test_adding_long_after_sign_in_needs_the_password(
             self, ada: tuple[Client, Clock, str]) -> None:
