@@ -75,7 +75,7 @@ async def _authenticate(request: web.Request, roles: tuple[str, ...] | None) -> 
         raise Forbidden()
     if user.role in app[CONFIG].security.mfa_required_roles \
             and not getattr(request.match_info.handler, ENROLMENT_MARK, False) \
-            and not user.mfa_totp:
+            and not user.mfa_totp and not user.passkeys:
         raise MfaEnrolmentRequired()
     return AuthContext(user=user, session_id=claims.session_id, token_id=claims.token_id)
 

@@ -51,7 +51,6 @@ from server.db import DB
 from server.http.request import AUDIT
 from server.mail.sender import MAILER
 from server.services import auth, auth_context, sessions
-from server.services.auth_context import PASSWORD_AMR
 from server.services.second_factor import MfaChallenge
 from server.services.sessions import Started
 
@@ -73,13 +72,14 @@ def _clear_cookie(request: web.Request, response: web.Response) -> None:
 
 
 async def signed_in(request: web.Request, started: Started, message: str, status: int = 200,
-                    *, amr: Sequence[str] = PASSWORD_AMR) -> web.Response:
+                    *, amr: Sequence[str] | None = None) -> web.Response:
     """The answer of a sign-in that started a session: user, access token, refresh cookie."""
     config, now = request.app[CONFIG], request[NOW]
     key = await signing_key(request)
     data = {"user": started.user,
             "access_token": auth.access_token(config, started.user, started.session_id, now,
-                                              amr=amr, key=key)}
+                                              amr=started.amr if amr is None else amr,
+                                              key=key)}
     response = respond(request, data, message=message, status=status)
     _set_cookie(request, response, started.refresh_token)
     return response

@@ -21,6 +21,7 @@ from server.core.errors import (
     CurrentPasswordIncorrect,
     InvalidMfaCode,
     InvalidMfaToken,
+    InvalidPasskey,
     MfaAlreadyEnabled,
     MfaCodeIncorrect,
     MfaNotEnabled,
@@ -31,7 +32,6 @@ from server.db import DB
 from server.http.request import AUDIT
 from server.mail.sender import MAILER
 from server.services import auth, mfa_signin, step_up, totp
-from server.services.auth_context import OTP_AMR
 
 
 class MfaHandler:
@@ -111,20 +111,23 @@ class MfaHandler:
                                   key=await signing_key(request))
         return respond(request, {"access_token": token}, message="Re-authenticated")
 
-    @docs(tags=["mfa"], summary="Complete a sign-in with a TOTP code or a recovery code",
+    @docs(tags=["mfa"], summary="Complete a sign-in with a code, recovery code or passkey",
           description="`mfaToken` comes from POST /auth/login and works once. Answers as a "
                       "login does (session, access token with amr [pwd, otp], refresh "
-                      "cookie). A wrong code counts toward the account's lockout like a "
+                      "cookie); with `passkey`, the assertion answering POST "
+                      "/auth/mfa/passkeys/authenticate/options (amr [pwd, hwk] or [pwd, swk]). "
+                      "A wrong code counts toward the account's lockout like a "
                       "wrong password; a code (or recovery code) is accepted once.")
     @request_schema(schemas.MfaVerifySchema)
     @success(out.LoginResponseSchema, sets_refresh_cookie=True, description="Signed in",
              links=links.LOGIN_LINKS)
-    @errors(InvalidMfaToken, InvalidMfaCode, AccountLocked(extra={"retryAfter": 7200}),
-            AccountDeactivated)
+    @errors(InvalidMfaToken, InvalidMfaCode, InvalidPasskey,
+            AccountLocked(extra={"retryAfter": 7200}), AccountDeactivated)
     @same_origin_only
     async def verify(self, request: web.Request) -> web.Response:
         app, data = request.app, request[DATA]
         started = await mfa_signin.verify(app[DB], app[CONFIG], app[MAILER], data["mfaToken"],
                                           data.get("code"), data.get("recoveryCode"),
-                                          app[CLOCK], **client_of(request))
-        return await signed_in(request, started, "Login successful", amr=OTP_AMR)
+                                          app[CLOCK], passkey=data.get("passkey"),
+                                          **client_of(request))
+        return await signed_in(request, started, "Login successful")

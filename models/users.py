@@ -33,7 +33,6 @@ VERIFICATION_TOKEN, RESET_TOKEN = "emailVerificationToken", "passwordResetToken"
 PENDING_EMAIL_TOKEN = "pendingEmailToken"  # noqa: S105 - a field name (email change link)
 DEFAULT_PREFERENCES: dict[str, Any] = {"theme": "light", "notifications": True, "language": "en"}
 
-
 INDEXES = [
     # Emails are stored in their canonical form (server/core/emails.py) and compared as
     # plain strings: the collated index this replaces ("email_unique", en/strength 2, dropped
@@ -85,10 +84,12 @@ class User:
     updated_at: datetime | None = None
     mfa_totp: bool = False  # models/user_mfa.py: facts about the factors, never a secret
     recovery_codes_left: int = 0
+    passkeys: int = 0  # models/user_passkeys.py: how many
     session_auth: Mapping[str, Any] = field(default_factory=dict)  # services/auth_context
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> User:
+        mfa = doc.get("mfa") or {}
         return cls(
             id=str(doc["_id"]), first_name=doc.get("firstName", ""),
             last_name=doc.get("lastName", ""), email=doc["email"],
@@ -104,8 +105,8 @@ class User:
             session_serial=doc.get("sessionSerial") or 0,
             pending_email=doc.get("pendingEmail"),
             created_at=doc.get("createdAt"), updated_at=doc.get("updatedAt"),
-            mfa_totp=(doc.get("mfa") or {}).get("totpSecret") is not None,
-            recovery_codes_left=len((doc.get("mfa") or {}).get("recoveryCodes") or ()),
+            mfa_totp=mfa.get("totpSecret") is not None, passkeys=len(mfa.get("passkeys") or ()),
+            recovery_codes_left=len(mfa.get("recoveryCodes") or ()),
             session_auth=dict(doc.get("sessionAuth") or {}))
 
     @property
@@ -145,12 +146,11 @@ def new_user_doc(*, first_name: str, last_name: str, email: str, password_hash: 
         "password": password_hash, "role": role, "isActive": True, "isEmailVerified": False,
         "profilePicture": None, "phoneNumber": None, "dateOfBirth": None, "lastLogin": None,
         "loginAttempts": 0, "lockUntil": None, "loginPending": [], "loginFailedAt": None,
-        "emailVerificationToken": None,
-        "emailVerificationExpires": None, "passwordResetToken": None,
-        "passwordResetExpires": None, "pendingEmail": None, "pendingEmailToken": None,
-        "pendingEmailExpires": None, "preferences": dict(DEFAULT_PREFERENCES),
-        "activeSessions": [], "sessionSerial": 0, "credentialVersion": 0,
-        "createdAt": now, "updatedAt": now,
+        "emailVerificationToken": None, "emailVerificationExpires": None,
+        "passwordResetToken": None, "passwordResetExpires": None, "pendingEmail": None,
+        "pendingEmailToken": None, "pendingEmailExpires": None,
+        "preferences": dict(DEFAULT_PREFERENCES), "activeSessions": [], "sessionSerial": 0,
+        "credentialVersion": 0, "createdAt": now, "updatedAt": now,
     }
     if first_session is not None:
         doc.update(activeSessions=[first_session], sessionSerial=1)

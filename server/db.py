@@ -32,6 +32,7 @@ from models import (
     sessions,
     signing_keys,
     users,
+    webauthn_challenges,
 )
 from models import migrations as schema
 from models.migrations import LeaseLost, Migration
@@ -48,7 +49,7 @@ DB: web.AppKey[AsyncIOMotorDatabase[Any]] = web.AppKey("db")
 # digests them to know when to rebuild) and `async def ensure_indexes(db)`: one explicit
 # list, so whatever a caller imported, every collection gets its indexes.
 MODELS = (users, sessions, outbox, rate_limits, login_failures, clients, mfa_challenges,
-          signing_keys)
+          signing_keys, webauthn_challenges)
 
 # Data changes, in version order; each runs once per database, before the indexes are built
 # (so a migration may drop an index whose replacement has the same keys). Never renumber or

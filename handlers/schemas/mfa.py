@@ -52,11 +52,14 @@ class MfaVerifySchema(_Strict):
     code = _code()
     recoveryCode = fields.String(validate=validate.Length(min=1, max=64), metadata={
         "example": "k7mpq-x3vna", "description": "One of the recovery codes; each works once"})
+    passkey = fields.Dict(metadata={
+        "description": "The PublicKeyCredential (JSON) navigator.credentials.get() answered "
+                       "for POST /auth/mfa/passkeys/authenticate/options"})
 
     @validates_schema
     def _one_factor(self, data: dict[str, Any], **_: Any) -> None:
-        if ("code" in data) == ("recoveryCode" in data):
-            raise ValidationError("Give either code or recoveryCode", "code")
+        if sum(name in data for name in ("code", "recoveryCode", "passkey")) != 1:
+            raise ValidationError("Give one of code, recoveryCode or passkey", "code")
 
 
 _CODES = fields.List(fields.String(), required=True, data_key="recoveryCodes", metadata={
@@ -95,12 +98,14 @@ class MfaStatusSchema(Schema):
 
     totp = fields.Boolean(required=True)
     recovery_codes_left = fields.Integer(required=True, data_key="recoveryCodesLeft")
+    passkeys = fields.Integer(required=True, metadata={"description": "How many passkeys"})
 
 
 MFA_FIELDS: dict[str, fields.Field] = {
     "mfa_required": fields.Boolean(data_key="mfaRequired", metadata={
         "description": "Present (true) when a second factor is due: no session yet"}),
-    "factors": fields.List(fields.String(metadata={"enum": ["totp", "recovery_code"]}),
+    "factors": fields.List(fields.String(metadata={"enum": ["totp", "recovery_code",
+                                                            "passkey"]}),
                            metadata={"description": "What POST /auth/mfa/verify accepts"}),
     "mfa_token": fields.String(data_key="mfaToken", metadata={
         "description": "For POST /auth/mfa/verify; single use, 5 minutes"}),

@@ -101,6 +101,16 @@ class SecurityConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class WebAuthnConfig:
+    # Passkeys (issue 16): the relying party is the registrable domain the browser shows
+    # (a credential made for it works on it and its subdomains), and every origin a
+    # ceremony may come from (scheme, host and port, exactly as the browser reports it).
+    rp_id: str = "localhost"
+    rp_name: str = "Gatehouse"
+    origins: tuple[str, ...] = ("http://localhost:3000",)
+
+
+@dataclass(frozen=True, slots=True)
 class RateLimitConfig:
     enabled: bool = True
     store: str = field(default="mongodb", metadata=_meta(choices=("mongodb", "redis", "memory")))
@@ -171,6 +181,7 @@ class Config:
     mongodb: MongoConfig = MongoConfig()
     jwt: JwtConfig = JwtConfig()
     security: SecurityConfig = SecurityConfig()
+    webauthn: WebAuthnConfig = WebAuthnConfig()
     rate_limit: RateLimitConfig = RateLimitConfig()
     cors: CorsConfig = CorsConfig()
     mail: MailConfig = MailConfig()
@@ -230,6 +241,20 @@ def check_production(config: Config) -> None:
         raise ConfigError("jwt.key_encryption_key: production needs a key-encryption key from "
                           "the environment (APP__JWT__KEY_ENCRYPTION_KEY, 32 bytes base64url)")
     _check_metrics_exposure(config.metrics)
+    _check_webauthn(config.webauthn)
+
+
+def _check_webauthn(webauthn: WebAuthnConfig) -> None:
+    """Production passkeys: every origin HTTPS (plain HTTP only on localhost, as browsers
+    allow) and on webauthn.rp_id or a subdomain of it (a browser refuses anything else)."""
+    for origin in webauthn.origins:
+        scheme, _, rest = origin.partition("://")
+        host = rest.split("/")[0].rsplit(":", 1)[0] if ":" in rest else rest.split("/")[0]
+        if scheme != "https" and not (scheme == "http" and host == "localhost"):
+            raise ConfigError(f"webauthn.origins: {origin} must be https:// in production")
+        if host != webauthn.rp_id and not host.endswith("." + webauthn.rp_id):
+            raise ConfigError(f"webauthn.origins: {origin} is not on webauthn.rp_id "
+                              f"({webauthn.rp_id}) or a subdomain of it")
 
 
 def _check_metrics_exposure(metrics: MetricsConfig) -> None:

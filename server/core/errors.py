@@ -8,6 +8,7 @@
     │   ├── CurrentPasswordIncorrect, LastAdmin, InvalidVerificationToken,
     │   │   InvalidResetToken, AlreadyVerified                  (flow errors)
     │   ├── MfaCodeIncorrect, MfaSetupMissing, MfaNotEnabled    (second factors)
+    │   ├── PasskeyRejected, PasskeyChallengeInvalid            (passkeys)
     ├── Unauthorized (401 UNAUTHORIZED)
     │   ├── TokenMissing (TOKEN_MISSING)
     │   ├── InvalidToken (INVALID_TOKEN)
@@ -15,18 +16,20 @@
     │   ├── BadCredentials (INVALID_CREDENTIALS)
     │   ├── InvalidClient (INVALID_CLIENT)  - service-client HTTP Basic auth; WWW-Authenticate
     │   ├── RefreshTokenMissing, InvalidRefreshToken            (flow errors)
-    │   └── InvalidMfaToken, InvalidMfaCode, ReauthRequired     (second factors)
+    │   ├── InvalidMfaToken, InvalidMfaCode, ReauthRequired     (second factors)
+    │   └── InvalidPasskey (INVALID_PASSKEY)                    (passkey sign-in)
     ├── Forbidden (403 FORBIDDEN)
     │   ├── CrossSiteRequest (CSRF_REJECTED)
     │   ├── MfaEnrolmentRequired (MFA_ENROLMENT_REQUIRED)
     │   └── AccountDeactivated (ACCOUNT_DEACTIVATED)
     ├── NotFound (404 NOT_FOUND)
-    │   └── UserNotFound, SessionNotFound
+    │   └── UserNotFound, SessionNotFound, PasskeyNotFound
     ├── MethodNotAllowed (405 METHOD_NOT_ALLOWED)
     ├── RequestTimeout (408 REQUEST_TIMEOUT)  - the body did not arrive within server.body_timeout
     ├── Conflict (409 CONFLICT)
     │   ├── EmailTaken (EMAIL_TAKEN)
-    │   └── MfaAlreadyEnabled (MFA_ALREADY_ENABLED)
+    │   ├── MfaAlreadyEnabled (MFA_ALREADY_ENABLED)
+    │   └── PasskeyLimitReached (PASSKEY_LIMIT_REACHED)
     ├── PayloadTooLarge (413 PAYLOAD_TOO_LARGE)
     ├── UnsupportedMediaType (415 UNSUPPORTED_MEDIA_TYPE)
     ├── AccountLocked (423 ACCOUNT_LOCKED)
@@ -310,3 +313,36 @@ def all_error_classes() -> list[type[AppError]]:
     for cls in found:
         found.extend(sub for sub in cls.__subclasses__() if sub not in found)
     return found
+
+
+class PasskeyRejected(BadRequest):
+    """A registration the relying party cannot accept (origin, rp, signature, format)."""
+
+    code = "PASSKEY_REJECTED"
+    message = "The passkey could not be verified"
+
+
+class PasskeyChallengeInvalid(BadRequest):
+    """A ceremony whose challenge is unknown, used already or expired: ask for new options."""
+
+    code = "PASSKEY_CHALLENGE_INVALID"
+    message = "The passkey challenge is unknown, used or expired: request new options"
+
+
+class InvalidPasskey(Unauthorized):
+    """A passkey sign-in that does not verify (challenge, origin, signature, counter, owner)."""
+
+    code = "INVALID_PASSKEY"
+    message = "Passkey sign-in failed"
+
+
+class PasskeyNotFound(NotFound):
+    code = "PASSKEY_NOT_FOUND"
+    message = "Passkey not found"
+
+
+class PasskeyLimitReached(Conflict):
+    """A user holds as many passkeys as the service keeps (server/services/passkeys.py)."""
+
+    code = "PASSKEY_LIMIT_REACHED"
+    message = "Too many passkeys: remove one before adding another"

@@ -145,6 +145,20 @@ def second_factors_reset_notice(to: str) -> OutgoingMail:
         'choose "Forgot password" on the sign-in page to set a new password.'])
 
 
+def passkey_added_notice(to: str, name: str) -> OutgoingMail:
+    """To the account's address when a passkey was registered."""
+    return _notice(to, "A passkey was added to your account", [
+        f"A passkey named \"{name}\" was just added to your Gatehouse account: it can now "
+        "complete a sign-in, or sign in without a password.", _NOT_YOU])
+
+
+def passkey_removed_notice(to: str, name: str) -> OutgoingMail:
+    """To the account's address when a passkey was removed."""
+    return _notice(to, "A passkey was removed from your account", [
+        f"The passkey named \"{name}\" was just removed from your Gatehouse account: it no "
+        "longer signs in.", _NOT_YOU])
+
+
 def recovery_code_used_notice(to: str, left: int) -> OutgoingMail:
     """To the account's address when a recovery code completed a sign-in."""
     return _notice(to, "A recovery code was used to sign in", [

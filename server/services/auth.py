@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -184,7 +185,7 @@ async def start_signed_in(db: Any, config: Config, account: lockout.AccountLedge
         await auth_context.record(db, started.user, started.session_id, amr, now)
     audit.event("login_succeeded", metric="login_ok", userId=user.id,
                 sessionId=started.session_id, amr=list(amr))
-    return started
+    return dataclasses.replace(started, amr=tuple(amr))
 
 
 async def verify_email(db: Any, token: str, now: datetime, audit: Audit) -> User:

@@ -23,7 +23,7 @@ from server.core.errors import AccountDeactivated, InvalidMfaCode, InvalidMfaTok
 from server.mail.messages import recovery_code_used_notice
 from server.observability.audit import Audit
 from server.security import token_hash
-from server.services import auth, lockout, totp_codes
+from server.services import auth, lockout, passkey_signin, totp_codes
 from server.services.auth_context import OTP_AMR
 from server.services.lockout import Clock
 from server.services.sessions import Started
@@ -31,10 +31,11 @@ from server.services.sessions import Started
 
 async def verify(db: Any, config: Config, mailer: Any, token: str, code: str | None,
                  recovery_code: str | None, clock: Clock, *, user_agent: str | None,
-                 ip: str | None, audit: Audit) -> Started:
-    """Check the second factor of the challenge `token` and start the session. Raises
-    InvalidMfaToken (unknown, used, expired, voided by a credential change), InvalidMfaCode
-    (counted toward the lockout), AccountLocked, AccountDeactivated or ServiceUnavailable."""
+                 ip: str | None, audit: Audit, passkey: dict[str, Any] | None = None) -> Started:
+    """Check the second factor of the challenge `token` (a code, a recovery code or a
+    passkey assertion) and start the session. Raises InvalidMfaToken (unknown, used,
+    expired, voided by a credential change), InvalidMfaCode or InvalidPasskey (counted
+    toward the lockout), AccountLocked, AccountDeactivated or ServiceUnavailable."""
     hashed = token_hash(token)
     challenge = await mfa_challenges.find_live(db, hashed, clock())
     user = await users.find_by_id(db, challenge.user_id) if challenge else None
@@ -47,6 +48,10 @@ async def verify(db: Any, config: Config, mailer: Any, token: str, code: str | N
             raise InvalidMfaToken()  # the account is gone (or its address changed)
         user = account.user
         await _check_account(account, user, challenge)
+        if passkey is not None:
+            return await passkey_signin.second_factor(db, config, account, user, hashed,
+                                                      passkey, clock, user_agent=user_agent,
+                                                      ip=ip, audit=audit)
         return await _check_factor(db, config, mailer, account, user, hashed, code,
                                    recovery_code, clock, user_agent=user_agent, ip=ip,
                                    audit=audit)

@@ -19,7 +19,8 @@ from server.security import new_token, token_hash
 from server.services import lockout
 
 MFA_TOKEN_TTL = timedelta(minutes=5)
-FACTORS = ("totp", "recovery_code")  # what POST /auth/mfa/verify accepts
+TOTP_FACTORS = ("totp", "recovery_code")  # what POST /auth/mfa/verify accepts
+PASSKEY_FACTOR = "passkey"  # an assertion, after POST /auth/mfa/passkeys/authenticate/options
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +38,7 @@ async def challenge(db: Any, account: lockout.AccountLedger, user: User,
     second factor (the sign-in goes on), else a new challenge. The slot is given back
     uncounted, but the failures are NOT forgotten: only a completed sign-in resets them, or
     the password alone would buy unlimited code guesses."""
-    if not user.mfa_totp:  # read with the attempt slot: no extra database work
+    if not user.mfa_totp and not user.passkeys:  # read with the slot: no extra database work
         return None
     token = new_token()
     expires = now + MFA_TOKEN_TTL
@@ -45,4 +46,6 @@ async def challenge(db: Any, account: lockout.AccountLedger, user: User,
                                 expires)
     await account.release()
     audit.event("mfa_challenge_issued", userId=user.id)
-    return MfaChallenge(token, list(FACTORS), expires)
+    factors = [*(TOTP_FACTORS if user.mfa_totp else ()),
+               *((PASSKEY_FACTOR,) if user.passkeys else ())]
+    return MfaChallenge(token, factors, expires)

@@ -42,6 +42,7 @@ class Started:
     user: User
     session_id: str
     refresh_token: str
+    amr: tuple[str, ...] = ("pwd",)  # how the user signed in (server/services/auth_context.py)
 
 
 def _parts(token: str) -> tuple[str, str | None] | None:

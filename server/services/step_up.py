@@ -69,8 +69,9 @@ async def require_recent(db: Any, config: Config, mailer: Any, user: User, sessi
 
 async def require_admin(db: Any, config: Config, mailer: Any, admin: User, session_id: str,
                         current_password: str | None, code: str | None, clock: Clock,
-                        audit: Audit) -> None:
-    """An admin's change to a role, a status, an email, a deletion or a factor reset: pass
+                        audit: Audit, action: str = "admin_step_up") -> None:
+    """An admin's change to a role, a status, an email, a deletion or a factor reset (and a
+    user's own passkey added or removed, `action` naming it): pass
     when the session authenticated within security.reauth_window (the body's credentials
     are then not needed, nor looked at), else `current_password` and, when the admin has a
     factor, `code` must be right (under the lockout). Raises ReauthRequired (neither),
@@ -79,8 +80,7 @@ async def require_admin(db: Any, config: Config, mailer: Any, admin: User, sessi
         return
     if current_password is None or (admin.mfa_totp and code is None):
         raise _refuse(admin, session_id, audit)
-    await _check(db, config, mailer, admin, current_password, code, clock, audit,
-                 "admin_step_up")
+    await _check(db, config, mailer, admin, current_password, code, clock, audit, action)
     audit.event("stepped_up", userId=admin.id, sessionId=session_id)
 
 

@@ -41,6 +41,7 @@ class Setup:
 class FactorStatus:
     totp: bool
     recovery_codes_left: int
+    passkeys: int = 0
 
 
 async def use_code(db: Any, config: Config, user: User, secret: str, code: str,
@@ -53,7 +54,7 @@ async def use_code(db: Any, config: Config, user: User, secret: str, code: str,
 
 def status(user: User) -> FactorStatus:
     """What GET /users/me shows, from the user as read (no secret is on it)."""
-    return FactorStatus(user.mfa_totp, user.recovery_codes_left)
+    return FactorStatus(user.mfa_totp, user.recovery_codes_left, user.passkeys)
 
 
 async def setup(db: Any, config: Config, user: User, now: datetime, audit: Audit) -> Setup:

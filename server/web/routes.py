@@ -15,6 +15,7 @@ from handlers.health import HealthHandler
 from handlers.jwks import JwksHandler
 from handlers.mfa import MfaHandler
 from handlers.oauth import INTROSPECT_PATH, REVOKE_PATH, OAuthHandler
+from handlers.passkeys import PasskeyHandler
 from handlers.users import UsersHandler
 from server.core.http import (
     API_PREFIX,
@@ -40,7 +41,8 @@ def routes() -> list[Route]:
     """Every route, in matching order."""
     health, auth, users, docs = HealthHandler(), AuthHandler(), UsersHandler(), DocsHandler()
     oauth = OAuthHandler()
-    mfa = MfaHandler()
+    mfa, passkeys = MfaHandler(), PasskeyHandler()
+    pk = f"{AUTH_PREFIX}/mfa/passkeys"
     return [
         Route("GET", "/health", health.health),
         Route("GET", "/health/ready", health.ready),
@@ -68,6 +70,18 @@ def routes() -> list[Route]:
               mfa.regenerate_recovery_codes),
         Route("POST", f"{AUTH_PREFIX}/mfa/verify", mfa.verify, CREDENTIALS),
         Route("POST", f"{AUTH_PREFIX}/reauth", mfa.reauth, CREDENTIALS),
+        # Passkeys: the answers are credentials (and removal takes a password); the
+        # anonymous options routes store a challenge each, so they spend the budget too.
+        Route("POST", f"{pk}/register/options", passkeys.register_options),
+        Route("POST", f"{pk}/register/verify", passkeys.register_verify, CREDENTIALS),
+        Route("GET", pk, passkeys.list_passkeys),
+        Route("PATCH", f"{pk}/{{id}}", passkeys.rename),
+        Route("DELETE", f"{pk}/{{id}}", passkeys.remove, CREDENTIALS),
+        Route("POST", f"{pk}/authenticate/options", passkeys.mfa_options, CREDENTIALS),
+        Route("POST", f"{AUTH_PREFIX}/passkeys/options", passkeys.passwordless_options,
+              CREDENTIALS),
+        Route("POST", f"{AUTH_PREFIX}/passkeys/verify", passkeys.passwordless_verify,
+              CREDENTIALS),
         # The /me routes come before /{id}, which would otherwise match "me".
         Route("GET", f"{API_PREFIX}/users/me", users.get_me),
         # A profile update may change the sign-in email: the credential budget (issue 13).

@@ -91,7 +91,8 @@ class TestReset:
         assert "mfaRequired" not in body["data"]  # the password alone signs in again
         me = await client.get(f"{USERS}/me", headers=bearer(body["data"]["accessToken"]))
         assert (await me.json())["data"]["user"]["mfa"] == {"totp": False,
-                                                            "recoveryCodesLeft": 0}
+                                                            "recoveryCodesLeft": 0,
+                                                            "passkeys": 0}
 
     async def test_the_user_is_mailed_and_the_reset_audited(
             self, scene: tuple[Client, Clock, Person, Person], smtp_server: SmtpSink,

@@ -162,7 +162,7 @@ class TestRecoveryCodes:
                                     recoveryCode=codes[0].upper().replace("-", " "))
         assert status == 200, body
         me = await (await client.get(ME, headers=bearer(body["data"]["accessToken"]))).json()
-        assert me["data"]["user"]["mfa"] == {"totp": True, "recoveryCodesLeft": 9}
+        assert me["data"]["user"]["mfa"] == {"totp": True, "recoveryCodesLeft": 9, "passkeys": 0}
         status, body = await verify(client, await mfa_token(client), recoveryCode=codes[0])
         assert (status, body["code"]) == (401, "INVALID_MFA_CODE")
 

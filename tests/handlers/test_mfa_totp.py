@@ -65,7 +65,7 @@ class TestConfirm:
         assert resp.status == 400
         assert (await resp.json())["code"] == "MFA_CODE_INCORRECT"
         me = await (await client.get(ME, headers=bearer(access))).json()
-        assert me["data"]["user"]["mfa"] == {"totp": False, "recoveryCodesLeft": 0}
+        assert me["data"]["user"]["mfa"] == {"totp": False, "recoveryCodesLeft": 0, "passkeys": 0}
 
     async def test_confirm_without_setup_and_a_second_setup_after_confirm_are_refused(
             self, ada: tuple[Client, Clock, str]) -> None:
@@ -95,7 +95,7 @@ class TestMe:
         client, clock, access = ada
         secret, _ = await enrol(client, access, clock)
         body = await (await client.get(ME, headers=bearer(access))).json()
-        assert body["data"]["user"]["mfa"] == {"totp": True, "recoveryCodesLeft": 10}
+        assert body["data"]["user"]["mfa"] == {"totp": True, "recoveryCodesLeft": 10, "passkeys": 0}
         assert secret not in str(body)
 
 
@@ -126,4 +126,4 @@ class TestRegenerateAndRemove:
             "currentPassword": PASSWORD, "code": code_at(secret, clock())})
         assert resp.status == 200
         me = await (await client.get(ME, headers=bearer(access))).json()
-        assert me["data"]["user"]["mfa"] == {"totp": False, "recoveryCodesLeft": 0}
+        assert me["data"]["user"]["mfa"] == {"totp": False, "recoveryCodesLeft": 0, "passkeys": 0}

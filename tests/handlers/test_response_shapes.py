@@ -16,6 +16,7 @@ from tests._app import bearer
 from tests.conftest import SmtpSink
 from tests.handlers._auth import AUTH, NEW_PASSWORD, PASSWORD, mailed_tokens, person
 from tests.handlers._oauth import INTROSPECT, METADATA, REVOKE, new_client
+from tests.handlers._passkeys import PASSKEYS, SoftAuthenticator
 from tests.handlers._users import USERS, person_of
 
 JSON = "application/json"
@@ -167,6 +168,31 @@ async def _mfa_routes(walk: Walk) -> None:
     await walk.call("POST", f"{AUTH}/reauth", 200, grace.token, json={"password": PASSWORD})
 
 
+async def _passkey_routes(walk: Walk) -> None:
+    """Issue 16: register a passkey, sign in with it both ways, rename and remove it."""
+    keys, hopper = SoftAuthenticator(), await person_of(walk.client, email="hopper@example.com")
+    options = await walk.call("POST", f"{PASSKEYS}/register/options", 200, hopper.token, json={})
+    added = await walk.call("POST", f"{PASSKEYS}/register/verify", 200, hopper.token, json={
+        "credential": keys.create(options["data"]["publicKey"]), "name": "Laptop"})
+    await walk.call("GET", PASSKEYS, 200, hopper.token)
+    walk.client.session.cookie_jar.clear()
+    challenge = await walk.call("POST", f"{AUTH}/login", 200,
+                                json={"email": hopper.email, "password": PASSWORD})
+    token = challenge["data"]["mfaToken"]
+    options = await walk.call("POST", f"{PASSKEYS}/authenticate/options", 200,
+                              json={"mfaToken": token})
+    await walk.call("POST", f"{AUTH}/mfa/verify", 200, json={
+        "mfaToken": token, "passkey": keys.get(options["data"]["publicKey"])})
+    options = await walk.call("POST", f"{AUTH}/passkeys/options", 200, json={})
+    await walk.call("POST", f"{AUTH}/passkeys/verify", 200, json={
+        "credential": keys.get(options["data"]["publicKey"])})
+    path = f"{PASSKEYS}/{added['data']['passkey']['id']}"
+    await walk.call("PATCH", f"{PASSKEYS}/{{id}}", 200, hopper.token, path=path,
+                    json={"name": "Desk"})
+    await walk.call("DELETE", f"{PASSKEYS}/{{id}}", 200, hopper.token, path=path,
+                    json={"currentPassword": PASSWORD})
+
+
 async def _failures(walk: Walk) -> None:
     """A few error bodies: they too carry only the Error envelope's fields."""
     await walk.call("GET", f"{USERS}/me", 401)
@@ -183,6 +209,7 @@ async def walk_every_route(client: TestClient, sink: SmtpSink) -> Walk:  # type:
     await _oauth_routes(walk)
     await _users_routes(walk)
     await _mfa_routes(walk)
+    await _passkey_routes(walk)
     await _failures(walk)
     return walk
 

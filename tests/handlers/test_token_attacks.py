@@ -53,6 +53,11 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/auth/mfa/recovery-codes/regenerate"): {},
     ("POST", "/api/v1/auth/reauth"): {"password": PASSWORD},
     ("DELETE", "/api/v1/users/{id}/mfa"): None,
+    ("POST", "/api/v1/auth/mfa/passkeys/register/options"): {},
+    ("POST", "/api/v1/auth/mfa/passkeys/register/verify"): {"credential": {}},
+    ("GET", "/api/v1/auth/mfa/passkeys"): None,
+    ("PATCH", "/api/v1/auth/mfa/passkeys/{id}"): {"name": "Laptop"},
+    ("DELETE", "/api/v1/auth/mfa/passkeys/{id}"): None,
 }
 
 

@@ -35,7 +35,7 @@ class TestGetMe:
         user = body["data"]["user"]
         # Issue 16: GET /me also says which second factors are set.
         assert set(user) == PUBLIC_KEYS | {"mfa"}
-        assert user["mfa"] == {"totp": False, "recoveryCodesLeft": 0}
+        assert user["mfa"] == {"totp": False, "recoveryCodesLeft": 0, "passkeys": 0}
         assert user["id"] == me.id
         assert user["role"] == role
         assert user["fullName"] == "Ada Lovelace"

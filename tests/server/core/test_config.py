@@ -237,6 +237,30 @@ class TestProduction:
         assert load_config(ROOT / "config.yaml", {}).jwt.secret
 
 
+class TestProductionWebAuthn:
+    """Issue 16 passkeys: production origins are HTTPS, on the relying party's domain."""
+
+    def test_a_real_site(self):
+        env = {**PROD, **GOOD_SECRETS, "APP__WEBAUTHN__RP_ID": "example.com",
+               "APP__WEBAUTHN__ORIGINS": "[https://example.com, https://id.example.com:8443]"}
+        config = load_config(ROOT / "config.yaml", env)
+        assert config.webauthn.origins == ("https://example.com", "https://id.example.com:8443")
+
+    @pytest.mark.parametrize(("origin", "says"), [
+        ("http://example.com", "must be https"), ("https://example.org", "not on"),
+        ("https://badexample.com", "not on")])
+    def test_refused_origins(self, origin, says):
+        env = {**PROD, **GOOD_SECRETS, "APP__WEBAUTHN__RP_ID": "example.com",
+               "APP__WEBAUTHN__ORIGINS": f"[{origin}]"}
+        with pytest.raises(ConfigError, match=rf"^webauthn\.origins: .*{says}"):
+            load_config(ROOT / "config.yaml", env)
+
+    def test_development_defaults(self):
+        config = load_config(ROOT / "config.yaml", {})
+        assert (config.webauthn.rp_id, config.webauthn.rp_name, config.webauthn.origins) == (
+            "localhost", "Gatehouse", ("http://localhost:3000",))
+
+
 ANY_ADDRESS = "0.0.0.0"  # noqa: S104 - a config value under test; nothing binds it here
 
 

@@ -35,6 +35,12 @@ def test_the_credential_routes_of_the_contract() -> None:
         # Issue 16: a second-factor code is a credential too.
         ("POST", f"{AUTH_PREFIX}/mfa/verify"), ("POST", f"{AUTH_PREFIX}/mfa/totp/confirm"),
         ("DELETE", f"{AUTH_PREFIX}/mfa/totp"), ("POST", f"{AUTH_PREFIX}/reauth")} | {
+        # Issue 16 passkeys: the answers, the removal (a password), and the anonymous
+        # options routes, each of which stores a challenge.
+        ("POST", f"{AUTH_PREFIX}/mfa/passkeys/register/verify"),
+        ("DELETE", f"{AUTH_PREFIX}/mfa/passkeys/{{id}}"),
+        ("POST", f"{AUTH_PREFIX}/mfa/passkeys/authenticate/options"),
+        ("POST", f"{AUTH_PREFIX}/passkeys/options"), ("POST", f"{AUTH_PREFIX}/passkeys/verify")} | {
         # Issue 15: client secrets and tokens are guessed at introspection and revocation.
         ("POST", f"{API_PREFIX}/oauth/introspect"), ("POST", f"{API_PREFIX}/oauth/revoke")}
 
