@@ -25,6 +25,8 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, IndexModel
 
+from models.filters import unchanged
+
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMail:
@@ -124,8 +126,9 @@ async def claim_due(db: Any, now: datetime, lease: timedelta, claim: str) -> Out
         taken = {"nextAttemptAt": now + lease, "claim": claim,
                  "attempts": found.get("attempts", 0) + 1}
         result = await db[COLLECTION].update_one(
-            {"_id": found["_id"], "status": PENDING, "nextAttemptAt": found["nextAttemptAt"],
-             "claim": found.get("claim")},
+            {"_id": found["_id"], **unchanged({"status": PENDING,
+                                               "nextAttemptAt": found["nextAttemptAt"],
+                                               "claim": found.get("claim")})},
             {"$set": {"nextAttemptAt": taken["nextAttemptAt"], "claim": claim},
              "$inc": {"attempts": 1}})
         if result.modified_count:
