@@ -91,8 +91,8 @@ async def _scenarios(args: argparse.Namespace, url: str, db: EmbeddedDb) -> None
                 if r.status != want:
                     raise RuntimeError(f"{path} answered {r.status}: {payload}")
                 cookie = r.cookies.get("refreshToken")
-                if cookie is not None:
-                    payload.setdefault("data", {})["refreshToken"] = cookie.value
+                if cookie is not None:  # the cookie, else the body's field
+                    payload.setdefault("data", {})["refresh_token"] = cookie.value
                 return payload
 
         async def logins() -> None:
@@ -111,7 +111,7 @@ async def _scenarios(args: argparse.Namespace, url: str, db: EmbeddedDb) -> None
         async def rotate(i: int) -> None:
             for _ in range(args.refreshes // len(tokens)):
                 payload = await post("/auth/refresh-token", {"refreshToken": tokens[i]}, 200)
-                tokens[i] = payload["data"]["refreshToken"]
+                tokens[i] = payload["data"]["refresh_token"]
 
         async def refreshes() -> None:
             await asyncio.gather(*(rotate(i) for i in range(len(tokens))))
