@@ -25,6 +25,8 @@ from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ASCENDING, IndexModel
 
+from models.filters import same, unchanged
+
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMail:
@@ -111,26 +113,38 @@ CLAIM_TRIES = 5  # racing senders: each lost race means another sender took that
 
 async def claim_due(db: Any, now: datetime, lease: timedelta, claim: str) -> OutboxMessage | None:
     """Take the oldest due pending message for `lease`, counting an attempt; None when none
-    is due. A find on the status_due index, then an update keyed by `_id` that lands only
-    if no other sender claimed the message in between (its nextAttemptAt and claim are still
-    as read). Not one findAndModify: the embedded database scans the whole collection for
+    is due (see claim_next)."""
+    return (await claim_next(db, now, lease, claim))[0]
+
+
+async def claim_next(db: Any, now: datetime, lease: timedelta,
+                     claim: str) -> tuple[OutboxMessage | None, bool]:
+    """Take the oldest due pending message for `lease`, counting an attempt (None when none
+    is due), and say whether another one was due at that moment: a sender that drains the
+    outbox stops there, without one more find that would find nothing.
+
+    A find on the status_due index, then an update keyed by `_id` that lands only if no
+    other sender claimed the message in between (its nextAttemptAt and claim are still as
+    read). Not one findAndModify: the embedded database scans the whole collection for
     that, and the outbox keeps a week of finished mail."""
     for _ in range(CLAIM_TRIES):
-        found = await db[COLLECTION].find_one(
+        due = await db[COLLECTION].find(
             {"status": PENDING, "nextAttemptAt": {"$lte": now}},
-            sort=[("nextAttemptAt", ASCENDING)])
-        if found is None:
-            return None
+            sort=[("nextAttemptAt", ASCENDING)], limit=2).to_list(2)
+        if not due:
+            return None, False
+        found = due[0]
         taken = {"nextAttemptAt": now + lease, "claim": claim,
                  "attempts": found.get("attempts", 0) + 1}
         result = await db[COLLECTION].update_one(
-            {"_id": found["_id"], "status": PENDING, "nextAttemptAt": found["nextAttemptAt"],
-             "claim": found.get("claim")},
+            {"_id": found["_id"], **unchanged({"status": PENDING,
+                                               "nextAttemptAt": found["nextAttemptAt"],
+                                               "claim": found.get("claim")})},
             {"$set": {"nextAttemptAt": taken["nextAttemptAt"], "claim": claim},
              "$inc": {"attempts": 1}})
         if result.modified_count:
-            return OutboxMessage.from_doc({**found, **taken})
-    return None  # every try lost a race: the next poll tries again
+            return OutboxMessage.from_doc({**found, **taken}), len(due) > 1
+    return None, False  # every try lost a race: the next poll tries again
 
 
 async def mark_sent(db: Any, message_id: str, claim: str, now: datetime) -> bool:
@@ -146,7 +160,7 @@ async def mark_failed(db: Any, message_id: str, claim: str, now: datetime, error
 async def schedule_retry(db: Any, message_id: str, claim: str, at: datetime, error: str) -> bool:
     """Release a claimed message to be tried again at `at`."""
     result = await db[COLLECTION].update_one(
-        {"_id": ObjectId(message_id), "claim": claim},
+        {"_id": ObjectId(message_id), "claim": same(claim)},
         {"$set": {"nextAttemptAt": at, "claim": None, "lastError": error}},
     )
     return bool(result.modified_count)
@@ -156,7 +170,7 @@ async def defer(db: Any, message_id: str, claim: str, at: datetime) -> bool:
     """Release a claimed message until `at` without counting the attempt (its guard does not
     hold yet: the flow that queued it may not have stored the token so far)."""
     result = await db[COLLECTION].update_one(
-        {"_id": ObjectId(message_id), "claim": claim},
+        {"_id": ObjectId(message_id), "claim": same(claim)},
         {"$set": {"nextAttemptAt": at, "claim": None}, "$inc": {"attempts": -1}},
     )
     return bool(result.modified_count)
@@ -191,7 +205,7 @@ async def _finish(db: Any, message_id: str, claim: str, status: str, now: dateti
     if error is not None:
         changes["lastError"] = error
     result = await db[COLLECTION].update_one(
-        {"_id": ObjectId(message_id), "claim": claim},
+        {"_id": ObjectId(message_id), "claim": same(claim)},
         {"$set": changes, "$unset": {"text": "", "html": ""}},
     )
     return bool(result.modified_count)

@@ -24,6 +24,8 @@ from bson import ObjectId
 from pymongo import ASCENDING, IndexModel
 from pymongo.errors import DuplicateKeyError
 
+from models.filters import same
+
 COLLECTION = "sessions"
 ROTATED_KEPT = 20
 
@@ -123,9 +125,10 @@ async def rotate(db: Any, session_id: str, old_hash: str, new_hash: str, now: da
     refreshes exactly one rotates); with `user_id`, only for that user's unexpired session.
     True when this call rotated. (A plain update keyed by `_id`: the embedded database runs
     it as a point lookup, where findAndModify scans the collection.)"""
-    query: dict[str, Any] = {"_id": session_id, "refreshHash": old_hash}
+    # models/filters.py's form: the embedded database plans it without an index walk.
+    query: dict[str, Any] = {"_id": session_id, "refreshHash": same(old_hash)}
     if user_id is not None:
-        query.update(user=ObjectId(user_id), expiresAt={"$gt": now})
+        query.update(user=same(ObjectId(user_id)), expiresAt={"$gt": now})
     result = await db[COLLECTION].update_one(
         query,
         {"$set": {"refreshHash": new_hash, "rotatedAt": now, "lastUsedAt": now,

@@ -19,6 +19,7 @@ from typing import Any
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
+from models.filters import one_of, same
 from models.users import COLLECTION, User, object_id
 from server.core.errors import EmailTaken
 
@@ -26,7 +27,7 @@ from server.core.errors import EmailTaken
 def at_version(version: int) -> Any:
     """The filter value matching `credentialVersion == version` (0 also matches a document
     from before the field existed; $inc on a missing field starts it at 1)."""
-    return {"$in": [0, None]} if version == 0 else version
+    return one_of([0, None]) if version == 0 else same(version)
 
 
 # One $inc of this in an update ends what any login in flight checked (see the docstring).

@@ -10,6 +10,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
+from models.filters import same
 from models.user_credentials import BUMP_VERSION, at_version
 from models.users import COLLECTION, User, object_id
 
@@ -67,9 +68,11 @@ async def _add_unchanged(db: Any, query: dict[str, Any], update: dict[str, Any],
                          changes: dict[str, Any]) -> SessionAdded | None:
     """The update, only while the document still holds what `seen` read (same serial, same
     session list, same updatedAt: no profile write in between); None if it does not."""
-    unchanged = {**query, "sessionSerial": at_version(seen.session_serial),
-                 "activeSessions": list(seen.active_sessions), "updatedAt": seen.updated_at}
-    result = await db[COLLECTION].update_one(unchanged, update)
+    # models/filters.py's form: the embedded database plans it without an index walk.
+    condition = {**query, "sessionSerial": at_version(seen.session_serial),
+                 "activeSessions": same(list(seen.active_sessions)),
+                 "updatedAt": same(seen.updated_at)}
+    result = await db[COLLECTION].update_one(condition, update)
     if not result.modified_count:
         return None
     kept = (*seen.active_sessions, session_id)[-max_sessions:]

@@ -63,6 +63,10 @@ class Reading:
     non_2xx: int
     rounds_rps: tuple[float, ...]
     own_commands: float | None = None  # per request, by the service's own counter
+    # Per request, one request at a time with nothing else running (bench/against/runs.py,
+    # quiet_rotations): exact, where a window under load is off by the commands of the
+    # requests in flight at its two ends.
+    quiet_commands: float | None = None
 
     @classmethod
     def combine(cls, rounds: list[tuple[Window, WrkResult]]) -> Reading:

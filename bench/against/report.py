@@ -45,6 +45,8 @@ def _row(key: str, service: str, workers: int, found: Found) -> str:
     rounds = " / ".join(_rate(r) for r in reading.rounds_rps)
     if reading.own_commands is not None:
         rounds += f"; its own counter: {reading.own_commands:.2f} cmds/req"
+    if reading.quiet_commands is not None:
+        rounds += f"; one at a time, nothing else running: {reading.quiet_commands:.3f} cmds/req"
     return (f"| {TITLES[key]} | {service} | {workers} | {_rate(reading.rps)} | "
             f"{num(reading.p50_ms, 2)} | {num(reading.p99_ms, 2)} | {num(reading.cpu_us, 0)} | "
             f"{num(reading.db_cpu_ms, 3)} | {num(reading.db_commands, 2)} | "
@@ -100,8 +102,11 @@ def targets(found: Found) -> list[Check]:
                               g and g.db_cpu_ms, 5, " ms"))
     refresh, register = _get(found, "refresh", GATEHOUSE), _get(found, "register", GATEHOUSE)
     checks += [
-        at_most("DB commands per refresh rotation (Gatehouse) <= 2",
-                refresh and refresh.db_commands, 2, ""),
+        # Counted one rotation at a time: a window under load is off by the requests in
+        # flight at its ends (runs.quiet_rotations); the table shows both.
+        at_most("DB commands per refresh rotation (Gatehouse, one at a time) <= 2",
+                refresh and (refresh.quiet_commands if refresh.quiet_commands is not None
+                             else refresh.db_commands), 2, ""),
         at_most("DB CPU per register (Gatehouse) <= 8 ms", register and register.db_cpu_ms, 8,
                 " ms"),
     ]

@@ -94,6 +94,23 @@ class Side:
         commands = top_commands(await self.mongo.admin.command("top"), self.database)
         return Snapshot(at, served, cpu, db_cpu, commands, own)
 
+    async def commands(self) -> float:
+        """Commands run on the service's database so far (`top`)."""
+        assert self.mongo is not None  # noqa: S101 - open() first
+        return top_commands(await self.mongo.admin.command("top"), self.database)
+
+    async def settled(self, quiet_s: float = 0.5, limit_s: float = 30.0) -> None:
+        """Wait until no command has reached the database for `quiet_s` (e.g. the outbox
+        sender has sent the mail of the last register), at most `limit_s`."""
+        deadline = time.monotonic() + limit_s
+        last = await self.commands()
+        while time.monotonic() < deadline:
+            await asyncio.sleep(quiet_s)
+            now = await self.commands()
+            if now == last:
+                return
+            last = now
+
     async def seed(self, count: int) -> None:
         """`count` accounts over HTTP (one bcrypt hash each) and an access token for one."""
         assert self.session is not None  # noqa: S101 - open() first

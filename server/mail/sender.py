@@ -191,9 +191,10 @@ class Mailer:
 
     async def run_once(self) -> int:
         """Attempt every message due now; returns how many attempts were made."""
-        attempts = 0
-        while await self._attempt_next():
-            attempts += 1
+        attempts, more = 0, True
+        while more:
+            attempted, more = await self._attempt_next()
+            attempts += attempted
         return attempts
 
     async def _run(self) -> None:
@@ -219,11 +220,14 @@ class Mailer:
                 async with asyncio.timeout(self._poll):
                     await self._wake.wait()
 
-    async def _attempt_next(self) -> bool:
+    async def _attempt_next(self) -> tuple[bool, bool]:
+        """Attempt the next due message: (whether one was attempted, whether another one was
+        due). Messages queued or released meanwhile set the wake event, so stopping when
+        none other was due loses none."""
         claim = uuid.uuid4().hex
-        message = await outbox.claim_due(self._db, self._clock(), self._lease, claim)
+        message, more = await outbox.claim_next(self._db, self._clock(), self._lease, claim)
         if message is None:
-            return False
+            return False, False
         guard = message.guard
         released = message.id in self._released
         self._released.pop(message.id, None)
@@ -232,7 +236,7 @@ class Mailer:
             await self._unwanted(message, claim)
         else:
             await self._deliver(message, claim)
-        return True
+        return True, more
 
     async def _unwanted(self, message: outbox.OutboxMessage, claim: str) -> None:
         """A guarded message whose token no user holds: not yet (look again, sooner while

@@ -124,7 +124,13 @@ class EmbeddedDb:
 
     @property
     def uri(self) -> str:
-        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
+        # retryWrites=false: a retryable write guards against a failover or a dropped
+        # connection between the driver and a replica set's primary; a single loopback child
+        # has neither (if it dies, the retry fails too). And the daemon pays for it: it
+        # prunes its table of retryable-write records (kept 30 min, up to 10,000) by a walk
+        # over every record on each write, and sorts the whole table once it is full: 0.4 ms
+        # more per write after 3,000 writes, 3 ms more after 9,000 (measured, SecantusDB 0.7).
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true&retryWrites=false"
 
     def start(self, timeout: float = 30.0) -> str:
         """Start the daemon and wait until it answers; returns its URI."""
