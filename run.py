@@ -7,11 +7,15 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from server.core.config import Config, load_config
 from server.core.config_values import ConfigError
+
+if TYPE_CHECKING:
+    from server.runtime.migrate_command import Outcome
 
 DEFAULT_CONFIG = Path(__file__).with_name("config.yaml")
 COMMANDS = ("serve", "create-admin", "migrate", "clients", "keys")
@@ -132,23 +136,30 @@ def _create_admin(args: argparse.Namespace) -> int:
     return 0
 
 
-def _migrate(args: argparse.Namespace) -> int:
+def _outcome_command(args: argparse.Namespace,
+                     work: Callable[[Any], Coroutine[Any, Any, Outcome]]) -> int:
+    """Run `work(live database)` (an Outcome: lines to print, ok) once, as migrate and keys do."""
     from pymongo.errors import PyMongoError
 
     from server.runtime.around import embedded_database
     from server.runtime.embedded_db import EmbeddedDbError
-    from server.runtime.migrate_command import migrate_command
 
     config, _ = _config_loader(args)
     try:
         with embedded_database(config) as live:
-            outcome = asyncio.run(migrate_command(live))
+            outcome = asyncio.run(work(live))
     except EmbeddedDbError as exc:
         return _fail(f"database error: {exc}")
     except PyMongoError as exc:  # its message may name hosts or credentials: the class only
         return _fail(f"database error: {type(exc).__name__}")
     print("\n".join(outcome.lines))
     return 0 if outcome.ok else 1
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from server.runtime.migrate_command import migrate_command
+
+    return _outcome_command(args, migrate_command)
 
 
 def _clients(args: argparse.Namespace) -> int:
@@ -177,22 +188,9 @@ def _clients(args: argparse.Namespace) -> int:
 
 
 def _keys(args: argparse.Namespace) -> int:
-    from pymongo.errors import PyMongoError
-
-    from server.runtime.around import embedded_database
-    from server.runtime.embedded_db import EmbeddedDbError
     from server.runtime.keys_command import keys_command
 
-    config, _ = _config_loader(args)
-    try:
-        with embedded_database(config) as live:
-            outcome = asyncio.run(keys_command(live, args.action, args.kid))
-    except EmbeddedDbError as exc:
-        return _fail(f"database error: {exc}")
-    except PyMongoError as exc:  # its message may name hosts or credentials: the class only
-        return _fail(f"database error: {type(exc).__name__}")
-    print("\n".join(outcome.lines))
-    return 0 if outcome.ok else 1
+    return _outcome_command(args, lambda live: keys_command(live, args.action, args.kid))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,10 +5,14 @@ and rate-limited configs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.policy
+import io
+import logging
 import os
 import re
 import socket
+import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -25,9 +29,10 @@ from aiohttp.test_utils import TestClient
 from aiosmtpd.controller import Controller
 from pymongo import MongoClient
 
-from server.core.config import Config, SmtpConfig, load_config, with_overrides
+from server.core.config import Config, LoggingConfig, SmtpConfig, load_config, with_overrides
 from server.db import ensure_indexes
 from server.db import make_client as make_motor_client
+from server.observability.logs import setup_logging
 from server.runtime.embedded_db import EmbeddedDb, free_port
 from tests._app import bearer, build_app
 from tests._rate_limit import STORES, aligned_clock, limit_env, start_redis
@@ -246,3 +251,27 @@ def limited_client(make_client: Callable[..., Any]) -> Callable[..., Any]:
                                  clock=clock or aligned_clock(config.rate_limit.window))
 
     return start
+
+
+@contextlib.contextmanager
+def printed_log(monkeypatch: pytest.MonkeyPatch, fmt: str = "json") -> Iterator[io.StringIO]:
+    """What the service would print to stdout, at DEBUG, in `fmt`. The SMTP sink (aiosmtpd,
+    logger `mail.log`) is the test's mail server, not the service: it is muted."""
+    buffer = io.StringIO()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    monkeypatch.setattr(sys, "stdout", buffer)
+    monkeypatch.setattr(logging.getLogger("mail.log"), "disabled", True)
+    setup_logging(LoggingConfig(level="debug", format=fmt))
+    try:
+        yield buffer
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+
+
+@pytest.fixture
+def service_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """Everything the service logs during the test, as JSON lines (see printed_log)."""
+    with printed_log(monkeypatch) as buffer:
+        yield buffer

@@ -3,7 +3,6 @@ changes an operator makes to them (workers pick either up within jwt.key_refresh
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
 
@@ -11,15 +10,10 @@ from models import signing_keys
 from server.core.clock import utcnow
 from server.core.config import Config
 from server.db import make_client, prepare_schema
+from server.runtime.migrate_command import Outcome  # lines to print, ok: migrate's shape
 from server.signing.crypto import resolve_kek
 from server.signing.schedule import KeyView, plan
 from server.signing.store import revoke, rotate
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    lines: tuple[str, ...]
-    ok: bool
 
 
 def _when(moment: datetime | None) -> str:

@@ -8,8 +8,6 @@ whole: every logger, every level, in each output format.
 from __future__ import annotations
 
 import io
-import logging
-import sys
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -17,29 +15,20 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from server.core.config import Config, LoggingConfig, SmtpConfig
-from server.observability.logs import setup_logging
+from server.core.config import Config, SmtpConfig
 from server.runtime.embedded_db import free_port
 from tests._app import Clock, build_app
 from tests._rate_limit import limit_env
-from tests.conftest import SmtpSink
+from tests.conftest import SmtpSink, printed_log
 from tests.handlers._token_leaks import LIMITS, leak_attempts
 
 
 @pytest.fixture(params=["json", "text"])
 def service_log(request: pytest.FixtureRequest,
                 monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    """What the service would print to stdout, at DEBUG, in the given format. The SMTP sink
-    (aiosmtpd, logger `mail.log`) is the test's mail server, not the service: it is muted."""
-    buffer = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    monkeypatch.setattr(sys, "stdout", buffer)
-    monkeypatch.setattr(logging.getLogger("mail.log"), "disabled", True)
-    setup_logging(LoggingConfig(level="debug", format=request.param))
-    yield buffer
-    root.handlers[:] = handlers
-    root.setLevel(level)
+    """What the service would print, at DEBUG, in each format (see tests.conftest.printed_log)."""
+    with printed_log(monkeypatch, request.param) as buffer:
+        yield buffer
 
 
 @pytest.fixture

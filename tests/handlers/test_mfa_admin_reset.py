@@ -7,17 +7,13 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import logging
-import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from bson import ObjectId
 
 from server.core.clock import utcnow
-from server.core.config import Config, LoggingConfig, SmtpConfig
-from server.observability.logs import setup_logging
+from server.core.config import Config, SmtpConfig
 from tests._app import Clock, bearer
 from tests.conftest import SmtpSink
 from tests.handlers._auth import AUTH, PASSWORD, clocked_client, db_of
@@ -61,19 +57,6 @@ async def reset(client: Client, who: Person | None, target: Person) -> tuple[int
     body = await resp.json()
     return resp.status, body.get("code", "") if resp.status != 200 else ""
 
-
-@pytest.fixture
-def service_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    """Everything the service logs, at DEBUG, as it would print it (the SMTP sink muted)."""
-    buffer = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    monkeypatch.setattr(sys, "stdout", buffer)
-    monkeypatch.setattr(logging.getLogger("mail.log"), "disabled", True)
-    setup_logging(LoggingConfig(level="debug", format="json"))
-    yield buffer
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 class TestReset:

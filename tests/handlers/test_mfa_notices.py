@@ -5,15 +5,11 @@ holds a TOTP secret, a code, a recovery code or an mfaToken."""
 from __future__ import annotations
 
 import io
-import logging
-import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from server.core.config import Config, LoggingConfig, SmtpConfig
-from server.observability.logs import setup_logging
+from server.core.config import Config, SmtpConfig
 from tests._app import Clock, bearer
 from tests.conftest import SmtpSink
 from tests.handlers._auth import PASSWORD, clocked_client, register
@@ -33,19 +29,6 @@ async def ada(aiohttp_client: Any, config: Config) -> tuple[Client, Clock, str]:
     client, clock = await clocked_client(aiohttp_client, config)
     return client, clock, (await register(client))["accessToken"]
 
-
-@pytest.fixture
-def service_log(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    """Everything the service logs, at DEBUG, as it would print it (the SMTP sink muted)."""
-    buffer = io.StringIO()
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    monkeypatch.setattr(sys, "stdout", buffer)
-    monkeypatch.setattr(logging.getLogger("mail.log"), "disabled", True)
-    setup_logging(LoggingConfig(level="debug", format="json"))
-    yield buffer
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 class TestNotices:
