@@ -53,7 +53,7 @@ async def test_regenerating_recovery_codes_needs_a_recent_sign_in(
     resp = await client.post(f"{MFA}/recovery-codes/regenerate", headers=bearer(access),
                              json={})
     body = await resp.json()
-    assert resp.status == 401 and body.get("code") == "REAUTH_REQUIRED", (resp.status, body)
+    assert (resp.status, body.get("code")) == (401, "REAUTH_REQUIRED"), body
 
 
 async def test_adding_totp_to_a_passkey_account_needs_a_recent_sign_in(
@@ -76,4 +76,4 @@ async def test_adding_totp_to_a_passkey_account_needs_a_recent_sign_in(
         resp = await client.post(f"{MFA}/totp/confirm", headers=bearer(access),
                                  json={"code": code_at(body["data"]["secret"], clock())})
         body = await resp.json()
-    assert resp.status == 401 and body.get("code") == "REAUTH_REQUIRED", (resp.status, body)
+    assert (resp.status, body.get("code")) == (401, "REAUTH_REQUIRED"), body
