@@ -13,7 +13,6 @@ from handlers.openapi.decorators import docs, errors, request_schema, success
 from handlers.openapi.respond import respond
 from handlers.schemas import mfa as schemas
 from handlers.schemas import responses as out
-from handlers.schemas.auth import EmptySchema
 from server.core.errors import (
     AccountDeactivated,
     AccountLocked,
@@ -26,6 +25,7 @@ from server.core.errors import (
     MfaCodeIncorrect,
     MfaNotEnabled,
     MfaSetupMissing,
+    ReauthRequired,
 )
 from server.core.keys import CLOCK, CONFIG, DATA, NOW
 from server.db import DB
@@ -33,19 +33,33 @@ from server.http.request import AUDIT
 from server.mail.sender import MAILER
 from server.services import auth, mfa_signin, step_up, totp
 
+# A stale session's step-up (step_up.require_admin's rule) can answer these.
+STEP_UP_ERRORS = (ReauthRequired, CurrentPasswordIncorrect, MfaCodeIncorrect,
+                  AccountLocked(extra={"retryAfter": 7200}))
+
+
+async def _step_up(request: web.Request, ctx: AuthContext, action: str) -> None:
+    """A sign-in within security.reauth_window, or the body's currentPassword (+ code when
+    the account has TOTP), checked under the lockout."""
+    app, data = request.app, request[DATA]
+    await step_up.require_admin(app[DB], app[CONFIG], app[MAILER], ctx.user, ctx.session_id,
+                                data.get("currentPassword"), data.get("code"), app[CLOCK],
+                                request[AUDIT], action)
+
 
 class MfaHandler:
     @docs(tags=["mfa"], summary="Start TOTP enrolment: a secret, its otpauth URI and QR code",
           description="The secret stays pending until POST /auth/mfa/totp/confirm (10 "
                       "minutes); a new setup replaces a pending one. After confirmation the "
                       "secret is never returned again.")
-    @request_schema(EmptySchema)
+    @request_schema(schemas.StepUpSchema)
     @success(schemas.TotpSetupResponseSchema, description="Scan, then confirm with a code")
-    @errors(MfaAlreadyEnabled)
+    @errors(MfaAlreadyEnabled, *STEP_UP_ERRORS)
     @requires()
     @enrolment_route
     async def totp_setup(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app = request.app
+        await _step_up(request, ctx, "mfa_setup")
         setup = await totp.setup(app[DB], app[CONFIG], ctx.user, request[NOW], request[AUDIT])
         return respond(request, setup, message="Scan the QR code, then confirm with a code")
 
@@ -65,14 +79,16 @@ class MfaHandler:
                        message="Two-factor authentication enabled")
 
     @docs(tags=["mfa"], summary="Replace the recovery codes (the old ones stop working)")
-    @request_schema(EmptySchema)
+    @request_schema(schemas.StepUpSchema)
     @success(schemas.RecoveryCodesResponseSchema, description="New codes, shown once",
              example=out.message_example("Recovery codes regenerated",
                                          {"recoveryCodes": schemas.EXAMPLE_CODES}))
-    @errors(MfaNotEnabled)
+    @errors(MfaNotEnabled, *STEP_UP_ERRORS)
     @requires()
     async def regenerate_recovery_codes(self, request: web.Request,
                                         ctx: AuthContext) -> web.Response:
+        # New codes are a second factor of their own: a stale token must not mint them.
+        await _step_up(request, ctx, "recovery_codes")
         codes = await totp.regenerate_recovery_codes(request.app[DB], ctx.user, request[NOW],
                                                      request[AUDIT])
         return respond(request, {"recovery_codes": codes},
@@ -83,12 +99,14 @@ class MfaHandler:
     @request_schema(schemas.RemoveTotpSchema)
     @success(out.MessageResponseSchema, description="Removed",
              example=out.message_example("Two-factor authentication disabled"))
-    @errors(MfaNotEnabled, CurrentPasswordIncorrect, MfaCodeIncorrect)
+    @errors(MfaNotEnabled, CurrentPasswordIncorrect, MfaCodeIncorrect,
+            AccountLocked(extra={"retryAfter": 7200}))
     @requires()
     async def totp_remove(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, data = request.app, request[DATA]
-        await totp.remove(app[DB], app[CONFIG], app[MAILER], ctx.user, data["currentPassword"],
-                          data["code"], request[NOW], request[AUDIT])
+        await step_up.remove_totp(app[DB], app[CONFIG], app[MAILER], ctx.user,
+                                  data["currentPassword"], data["code"], app[CLOCK],
+                                  request[AUDIT])
         return respond(request, message="Two-factor authentication disabled")
 
     @docs(tags=["mfa"], summary="Re-authenticate the current session (step-up)",

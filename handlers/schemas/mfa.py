@@ -39,6 +39,18 @@ class RemoveTotpSchema(_Strict):
     code = _code(required=True)
 
 
+class StepUpSchema(_Strict):
+    """Adding TOTP or regenerating recovery codes: an optional body, needed only when the
+    session signed in (or re-authenticated) longer ago than security.reauth_window."""
+
+    currentPassword = fields.String(validate=validate.Length(min=1, max=1024), metadata={
+        "format": "password", "description": (
+            "Needed (with `code` when the account has TOTP) unless the session signed in "
+            "within security.reauth_window; else 401 REAUTH_REQUIRED. Checked under the "
+            "login lockout.")})
+    code = _code()
+
+
 class ReauthSchema(_Strict):
     password = fields.String(required=True, validate=validate.Length(
         min=1, max=1024, error="Password is required"), metadata={"format": "password"})

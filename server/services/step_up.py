@@ -31,6 +31,7 @@ from server.core.errors import (
     InvalidMfaCode,
     InvalidToken,
     MfaCodeIncorrect,
+    MfaNotEnabled,
     ReauthRequired,
 )
 from server.observability.audit import Audit
@@ -82,6 +83,17 @@ async def require_admin(db: Any, config: Config, mailer: Any, admin: User, sessi
         raise _refuse(admin, session_id, audit)
     await _check(db, config, mailer, admin, current_password, code, clock, audit, action)
     audit.event("stepped_up", userId=admin.id, sessionId=session_id)
+
+
+async def remove_totp(db: Any, config: Config, mailer: Any, user: User, password: str,
+                      code: str, clock: Clock, audit: Audit) -> None:
+    """DELETE /auth/mfa/totp: the password and a current code, always, checked under the
+    lockout (a stolen token must not buy unlimited code guesses), then TOTP goes.
+    Raises CurrentPasswordIncorrect, MfaCodeIncorrect, AccountLocked, MfaNotEnabled."""
+    if not user.mfa_totp:
+        raise MfaNotEnabled()
+    await _check(db, config, mailer, user, password, code, clock, audit, "mfa_remove")
+    await totp.remove(db, mailer, user, clock(), audit)
 
 
 async def _check(db: Any, config: Config, mailer: Any, user: User, password: str | None,

@@ -24,7 +24,6 @@ from server.core.errors import (
 from server.mail.messages import second_factor_added_notice, second_factor_removed_notice
 from server.observability.audit import Audit
 from server.services import totp_codes
-from server.services.credentials import check_password
 
 PENDING_TTL = timedelta(minutes=10)  # a setup not confirmed by then must start over
 FACTOR_NAME = "An authenticator app (TOTP)"
@@ -103,19 +102,12 @@ async def regenerate_recovery_codes(db: Any, user: User, now: datetime,
     return codes
 
 
-async def remove(db: Any, config: Config, mailer: Any, user: User, current_password: str,
-                 code: str, now: datetime, audit: Audit) -> None:
-    """Turn TOTP off (and drop the recovery codes), given the current password and a current
-    code. Raises MfaNotEnabled, CurrentPasswordIncorrect, MfaCodeIncorrect."""
-    factors = await mfa.find(db, user.id)
-    secret = factors.totp_secret
-    if secret is None:
-        raise MfaNotEnabled()
-    await check_password(config, user, current_password, audit, "mfa_remove")
-    if not await use_code(db, config, user, secret, code, now):
-        audit.event("mfa_remove_failed", userId=user.id, reason="wrong_code")
-        raise MfaCodeIncorrect()
-    if not await mfa.remove_totp(db, user.id, secret, now):
+async def remove(db: Any, mailer: Any, user: User, now: datetime, audit: Audit) -> None:
+    """Turn TOTP off (and drop the recovery codes). The caller has checked the current
+    password and a current code under the lockout (step_up.remove_totp). Raises
+    MfaNotEnabled."""
+    secret = (await mfa.find(db, user.id)).totp_secret
+    if secret is None or not await mfa.remove_totp(db, user.id, secret, now):
         raise MfaNotEnabled()
     await mailer.send(second_factor_removed_notice(user.email, FACTOR_NAME))
     audit.event("mfa_factor_removed", userId=user.id, factor="totp")

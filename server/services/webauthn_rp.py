@@ -43,7 +43,10 @@ TIMEOUT_MS = 300_000  # what the browser waits for the user: the challenge's lif
 # a synced, backup-eligible passkey (its key copied through a cloud account) is software.
 HARDWARE_KEY, SOFTWARE_KEY = "hwk", "swk"
 # Anything a malformed answer makes the library or our parsing raise: a refused answer.
-BAD_ANSWER = (WebAuthnException, ValueError, KeyError, TypeError, AttributeError)
+# RecursionError: json.loads of a deeply nested clientDataJSON (the body's depth limit does
+# not see inside its base64url).
+BAD_ANSWER = (WebAuthnException, ValueError, KeyError, TypeError, AttributeError,
+              RecursionError)
 
 
 class Refused(Exception):
