@@ -119,14 +119,20 @@ async def test_a_register_and_the_delivery_of_its_mail_are_six_commands(
     watcher = make_motor_client(config.mongodb.uri, 2.0, 2)  # not counted: not the app's
     outbox = watcher[config.mongodb.database].outbox
 
-    async def flow() -> None:
-        await register(client, "mailed@example.com")
+    async def delivered(email: str, sent: int) -> None:
+        await register(client, email)
         deadline = asyncio.get_running_loop().time() + 10
-        while await outbox.count_documents({"status": "sent"}) < 1:
+        while await outbox.count_documents({"status": "sent"}) < sent:
             assert asyncio.get_running_loop().time() < deadline, "the mail was not sent"
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)  # anything the sender would still do after it
 
+    async def flow() -> None:
+        await delivered("mailed@example.com", 2)
+
+    # Counted from the second register on: the app's start (the sender's first drain, the
+    # schema check) must not fall into the window (seen once in a loaded full run: 7).
+    await delivered("first@example.com", 1)
     try:
         used = await spent(client, flow)
     finally:
