@@ -92,20 +92,23 @@ class MfaHandler:
         return respond(request, message="Two-factor authentication disabled")
 
     @docs(tags=["mfa"], summary="Re-authenticate the current session (step-up)",
-          description="The password, and a current `code` when the account has a second "
-                      "factor, checked and counted as at login (wrong ones lead to the "
+          description="The password, and when the account has a second factor a current "
+                      "`code` (TOTP) or a `passkey` assertion (answering POST "
+                      "/auth/reauth/passkey/options from this session; amr [pwd, hwk] or "
+                      "[pwd, swk]), checked and counted as at login (wrong ones lead to the "
                       "lockout). The session's auth_time becomes now (kept across refreshes): "
                       "password and email changes and account deletion are then allowed "
                       "without a code for security.reauth_window.")
     @request_schema(schemas.ReauthSchema)
     @success(schemas.ReauthResponseSchema, description="Re-authenticated")
-    @errors(BadCredentials, InvalidMfaCode, AccountLocked(extra={"retryAfter": 7200}))
+    @errors(BadCredentials, InvalidMfaCode, InvalidPasskey,
+            AccountLocked(extra={"retryAfter": 7200}))
     @requires()
     async def reauth(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, data = request.app, request[DATA]
         signed = await step_up.reauth(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                       ctx.session_id, data["password"], data.get("code"),
-                                      app[CLOCK], request[AUDIT])
+                                      app[CLOCK], request[AUDIT], passkey=data.get("passkey"))
         token = auth.access_token(app[CONFIG], ctx.user, ctx.session_id, request[NOW],
                                   amr=signed.amr, auth_time=signed.auth_time,
                                   key=await signing_key(request))

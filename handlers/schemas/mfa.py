@@ -18,6 +18,16 @@ def _code(*, required: bool = False) -> fields.String:
                          error_messages={"invalid": CODE_MESSAGE},
                          metadata={"example": "123456",
                                    "description": "The app's current 6-digit code"})
+
+
+def step_up_passkey() -> fields.Dict:
+    """A passkey assertion as a step-up's second factor (issue 16 item 5)."""
+    return fields.Dict(metadata={"description": (
+        "Accounts with a passkey: instead of `code`, the PublicKeyCredential (JSON) "
+        "navigator.credentials.get() answered for POST /auth/reauth/passkey/options from "
+        "this session (single use; a refused one counts toward the lockout)")})
+
+
 EXAMPLE_TIME = "2026-01-01T12:05:00.000Z"
 EXAMPLE_CODES = ["k7mpq-x3vna", "d9e2w-hq4tr"]
 EXAMPLE_MFA_TOKEN = "q3Yx0t7mN1c4r9Pz2fWk8bLh6sJd5gVa0eUo3iTy1uQ"  # noqa: S105 - an example
@@ -43,6 +53,12 @@ class ReauthSchema(_Strict):
     password = fields.String(required=True, validate=validate.Length(
         min=1, max=1024, error="Password is required"), metadata={"format": "password"})
     code = _code()
+    passkey = step_up_passkey()
+
+    @validates_schema
+    def _one_factor(self, data: dict[str, Any], **_: Any) -> None:
+        if "code" in data and "passkey" in data:
+            raise ValidationError("Give code or passkey, not both", "code")
 
 
 class MfaVerifySchema(_Strict):
