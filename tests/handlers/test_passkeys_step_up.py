@@ -6,6 +6,7 @@ its password alone is no longer enough. The same for an admin with only a passke
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -118,6 +119,12 @@ class TestReauthAttacks:
         assert (status, body["code"]) == (401, "INVALID_PASSKEY")
         assert await call(ada, "account deletion", passkey=answer) == \
             (400, "PASSKEY_REJECTED")
+
+    async def test_of_two_racing_replays_exactly_one_reauths(self, ada: Ada) -> None:
+        ada.clock.advance(LATER)
+        answer = await assertion(ada)
+        results = await asyncio.gather(*(reauth(ada, passkey=answer) for _ in range(2)))
+        assert sorted(status for status, _ in results) == [200, 401]
 
     async def test_another_users_challenge_is_refused(self, ada: Ada) -> None:
         mallory = (await register(ada.client, "mallory@example.com"))["accessToken"]
