@@ -25,6 +25,7 @@ from server.core.errors import (
     MfaCodeIncorrect,
     MfaNotEnabled,
     MfaSetupMissing,
+    PasskeyRejected,
     ReauthRequired,
 )
 from server.core.keys import CLOCK, CONFIG, DATA, NOW
@@ -35,16 +36,16 @@ from server.services import auth, mfa_signin, step_up, totp
 
 # A stale session's step-up (step_up.require_admin's rule) can answer these.
 STEP_UP_ERRORS = (ReauthRequired, CurrentPasswordIncorrect, MfaCodeIncorrect,
-                  AccountLocked(extra={"retryAfter": 7200}))
+                  PasskeyRejected, AccountLocked(extra={"retryAfter": 7200}))
 
 
 async def _step_up(request: web.Request, ctx: AuthContext, action: str) -> None:
-    """A sign-in within security.reauth_window, or the body's currentPassword (+ code when
-    the account has TOTP), checked under the lockout."""
+    """A sign-in within security.reauth_window, or the body's currentPassword (+ code or
+    passkey when the account has a factor), checked under the lockout."""
     app, data = request.app, request[DATA]
     await step_up.require_admin(app[DB], app[CONFIG], app[MAILER], ctx.user, ctx.session_id,
                                 data.get("currentPassword"), data.get("code"), app[CLOCK],
-                                request[AUDIT], action)
+                                request[AUDIT], action, passkey=data.get("passkey"))
 
 
 class MfaHandler:
@@ -105,25 +106,28 @@ class MfaHandler:
     async def totp_remove(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, data = request.app, request[DATA]
         await step_up.remove_totp(app[DB], app[CONFIG], app[MAILER], ctx.user,
-                                  data["currentPassword"], data["code"], app[CLOCK],
-                                  request[AUDIT])
+                                  ctx.session_id, data["currentPassword"], data["code"],
+                                  app[CLOCK], request[AUDIT])
         return respond(request, message="Two-factor authentication disabled")
 
     @docs(tags=["mfa"], summary="Re-authenticate the current session (step-up)",
-          description="The password, and a current `code` when the account has a second "
-                      "factor, checked and counted as at login (wrong ones lead to the "
+          description="The password, and when the account has a second factor a current "
+                      "`code` (TOTP) or a `passkey` assertion (answering POST "
+                      "/auth/reauth/passkey/options from this session; amr [pwd, hwk] or "
+                      "[pwd, swk]), checked and counted as at login (wrong ones lead to the "
                       "lockout). The session's auth_time becomes now (kept across refreshes): "
                       "password and email changes and account deletion are then allowed "
                       "without a code for security.reauth_window.")
     @request_schema(schemas.ReauthSchema)
     @success(schemas.ReauthResponseSchema, description="Re-authenticated")
-    @errors(BadCredentials, InvalidMfaCode, AccountLocked(extra={"retryAfter": 7200}))
+    @errors(BadCredentials, InvalidMfaCode, InvalidPasskey,
+            AccountLocked(extra={"retryAfter": 7200}))
     @requires()
     async def reauth(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, data = request.app, request[DATA]
         signed = await step_up.reauth(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                       ctx.session_id, data["password"], data.get("code"),
-                                      app[CLOCK], request[AUDIT])
+                                      app[CLOCK], request[AUDIT], passkey=data.get("passkey"))
         token = auth.access_token(app[CONFIG], ctx.user, ctx.session_id, request[NOW],
                                   amr=signed.amr, auth_time=signed.auth_time,
                                   key=await signing_key(request))

@@ -32,10 +32,13 @@ from server.core.keys import CLOCK, CONFIG, DATA, NOW
 from server.db import DB
 from server.http.request import AUDIT
 from server.mail.sender import MAILER
-from server.services import passkey_signin, passkeys
+from server.services import passkey_reauth, passkey_signin, passkeys
 
+LOCKED = AccountLocked(extra={"retryAfter": 7200})  # wrong step-up proofs count, as at login
 _RECENT = ("Needs the session to have signed in within security.reauth_window, or "
-           "`currentPassword` (and, with TOTP on, a `code`); else 401 REAUTH_REQUIRED.")
+           "`currentPassword` (and, when the account has a factor, a `code` or a `passkey` "
+           "assertion answering POST /auth/reauth/passkey/options); else 401 "
+           "REAUTH_REQUIRED.")
 
 
 class PasskeyHandler:
@@ -61,7 +64,7 @@ class PasskeyHandler:
     @request_schema(schemas.RegisterPasskeySchema)
     @success(schemas.PasskeyResponseSchema, description="Added")
     @errors(PasskeyRejected, PasskeyChallengeInvalid, PasskeyLimitReached,
-            CurrentPasswordIncorrect, MfaCodeIncorrect, ReauthRequired)
+            CurrentPasswordIncorrect, MfaCodeIncorrect, ReauthRequired, LOCKED)
     @requires()
     @enrolment_route
     async def register_verify(self, request: web.Request, ctx: AuthContext) -> web.Response:
@@ -69,7 +72,7 @@ class PasskeyHandler:
         await passkeys.require_recent(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                       ctx.session_id, data.get("currentPassword"),
                                       data.get("code"), app[CLOCK], request[AUDIT],
-                                      "passkey_register")
+                                      "passkey_register", passkey=data.get("passkey"))
         added = await passkeys.register(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                         data["credential"], data.get("name"), request[NOW],
                                         request[AUDIT])
@@ -102,14 +105,15 @@ class PasskeyHandler:
     @request_schema(schemas.RemovePasskeySchema)
     @success(out.MessageResponseSchema, description="Removed",
              example=out.message_example("Passkey removed"))
-    @errors(PasskeyNotFound, CurrentPasswordIncorrect, MfaCodeIncorrect, ReauthRequired)
+    @errors(PasskeyNotFound, PasskeyRejected, CurrentPasswordIncorrect, MfaCodeIncorrect,
+            ReauthRequired, LOCKED)
     @requires()
     async def remove(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, data = request.app, request[DATA]
         await passkeys.require_recent(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                       ctx.session_id, data.get("currentPassword"),
                                       data.get("code"), app[CLOCK], request[AUDIT],
-                                      "passkey_remove")
+                                      "passkey_remove", passkey=data.get("passkey"))
         await passkeys.remove(app[DB], app[MAILER], ctx.user, data["id"], request[NOW],
                               request[AUDIT])
         return respond(request, message="Passkey removed")
@@ -125,6 +129,23 @@ class PasskeyHandler:
         app = request.app
         options = await passkey_signin.mfa_options(app[DB], app[CONFIG],
                                                    request[DATA]["mfaToken"], app[CLOCK])
+        return respond(request, {"public_key": options})
+
+    @docs(tags=["passkeys"], summary="Options to step up (re-authenticate) with a passkey",
+          description="For the signed-in user's passkeys: pass `data.publicKey` to "
+                      "navigator.credentials.get({publicKey}), then send the answer as "
+                      "`passkey` beside the password to POST /auth/reauth, or beside "
+                      "`currentPassword` to a sensitive change (password, email, deletion, "
+                      "a factor's removal, an admin's change). The challenge works once, for "
+                      "5 minutes, for this user and this session only.")
+    @request_schema(EmptySchema)
+    @success(schemas.RequestOptionsResponseSchema, description="Request options")
+    @errors(PasskeyNotFound)
+    @requires()
+    async def reauth_options(self, request: web.Request, ctx: AuthContext) -> web.Response:
+        app = request.app
+        options = await passkey_reauth.options(app[DB], app[CONFIG], ctx.user, ctx.session_id,
+                                               request[NOW])
         return respond(request, {"public_key": options})
 
     @docs(tags=["passkeys"], summary="Options to sign in with a passkey alone (passwordless)",

@@ -34,6 +34,7 @@ from server.core.errors import (
     InvalidId,
     LastAdmin,
     MfaCodeIncorrect,
+    PasskeyRejected,
     ReauthRequired,
     UserNotFound,
 )
@@ -60,17 +61,19 @@ class _WithFactors:
 ADMIN_STEP_UP = (
     "Step-up (issue 16): unless the admin signed in or re-authenticated (POST /auth/reauth) "
     "within security.reauth_window, the body must carry `currentPassword` and, when the "
-    "admin has a second factor, a current `code` (checked under the login lockout); else "
+    "admin has a second factor, a current `code` or a `passkey` assertion (answering POST "
+    "/auth/reauth/passkey/options; checked under the login lockout); else "
     "401 REAUTH_REQUIRED.")
 LOCKED = AccountLocked(extra={"retryAfter": 7200})  # wrong step-up codes count, as at login
-STEP_UP_ERRORS = (ReauthRequired, CurrentPasswordIncorrect, MfaCodeIncorrect, LOCKED)
+STEP_UP_ERRORS = (ReauthRequired, CurrentPasswordIncorrect, MfaCodeIncorrect, PasskeyRejected,
+                  LOCKED)
 
 
 async def _admin_step_up(request: web.Request, ctx: AuthContext) -> None:
     app, data = request.app, request[DATA]
     await step_up.require_admin(app[DB], app[CONFIG], app[MAILER], ctx.user, ctx.session_id,
                                 data.get("currentPassword"), data.get("code"), app[CLOCK],
-                                request[AUDIT])
+                                request[AUDIT], passkey=data.get("passkey"))
 
 
 class UsersHandler:
@@ -93,15 +96,16 @@ class UsersHandler:
     @request_schema(ProfileUpdateSchema)
     @success(out.UserResponseSchema, description="The updated user",
              example=out.user_example("Profile updated successfully"))
-    @errors(CurrentPasswordIncorrect, ReauthRequired, MfaCodeIncorrect, LOCKED)
+    @errors(CurrentPasswordIncorrect, ReauthRequired, MfaCodeIncorrect, PasskeyRejected,
+            LOCKED)
     @requires()
     async def update_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, validated = request.app, request[DATA]
-        data = {k: v for k, v in validated.items() if k != "code"}
-        code = validated.get("code")
+        data = {k: v for k, v in validated.items() if k not in ("code", "passkey")}
         if "email" in data:
             await step_up.require_recent(app[DB], app[CONFIG], app[MAILER], ctx.user,
-                                         ctx.session_id, code, app[CLOCK], request[AUDIT])
+                                         ctx.session_id, validated.get("code"), app[CLOCK],
+                                         request[AUDIT], passkey=validated.get("passkey"))
         user = await users.update_profile(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                           ctx.session_id, data, request[NOW],
                                           request[AUDIT])
@@ -114,13 +118,14 @@ class UsersHandler:
     @request_schema(ChangePasswordSchema)
     @success(out.MessageResponseSchema, description="Changed; other sessions ended",
              example=out.message_example("Password changed successfully"))
-    @errors(CurrentPasswordIncorrect, ReauthRequired, MfaCodeIncorrect, LOCKED)
+    @errors(CurrentPasswordIncorrect, ReauthRequired, MfaCodeIncorrect, PasskeyRejected,
+            LOCKED)
     @requires()
     async def change_password(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app, data = request.app, request[DATA]
         await step_up.require_recent(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                      ctx.session_id, data.get("code"), app[CLOCK],
-                                     request[AUDIT])
+                                     request[AUDIT], passkey=data.get("passkey"))
         await credentials.change_password(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                           ctx.session_id, data["currentPassword"],
                                           data["newPassword"], request[NOW], request[AUDIT])
@@ -132,13 +137,14 @@ class UsersHandler:
     @request_schema(DeactivateMeSchema)
     @success(out.MessageResponseSchema, description="Deactivated; sessions ended",
              example=out.message_example("Account deactivated successfully"))
-    @errors(CurrentPasswordIncorrect, LastAdmin, ReauthRequired, MfaCodeIncorrect, LOCKED)
+    @errors(CurrentPasswordIncorrect, LastAdmin, ReauthRequired, MfaCodeIncorrect,
+            PasskeyRejected, LOCKED)
     @requires()
     async def deactivate_me(self, request: web.Request, ctx: AuthContext) -> web.Response:
         app = request.app
         await step_up.require_recent(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                      ctx.session_id, request[DATA].get("code"), app[CLOCK],
-                                     request[AUDIT])
+                                     request[AUDIT], passkey=request[DATA].get("passkey"))
         await users.deactivate_self(app[DB], app[CONFIG], ctx.user,
                                     request[DATA]["currentPassword"], request[NOW],
                                     request[AUDIT])
@@ -179,10 +185,11 @@ class UsersHandler:
         app, validated = request.app, request[DATA]
         data = dict(validated)
         password, code = data.pop("currentPassword", None), data.pop("code", None)
+        passkey = data.pop("passkey", None)
         if step_up.ADMIN_SENSITIVE & data.keys():
             await step_up.require_admin(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                         ctx.session_id, password, code, app[CLOCK],
-                                        request[AUDIT])
+                                        request[AUDIT], passkey=passkey)
         user = await users.admin_update(app[DB], app[CONFIG], app[MAILER], data.pop("id"),
                                         data, request[NOW], request[AUDIT], ctx.user.id)
         return respond(request, {"user": user}, message="User updated successfully")

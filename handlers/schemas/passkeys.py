@@ -6,7 +6,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from handlers.schemas.envelopes import success_body, success_schema
 from handlers.schemas.fields import IsoDateTime
-from handlers.schemas.mfa import EXAMPLE_MFA_TOKEN, EXAMPLE_TIME, _code
+from handlers.schemas.mfa import EXAMPLE_MFA_TOKEN, EXAMPLE_TIME, _code, step_up_passkey
 
 EXAMPLE_ID = "mK3dVq0Xb5Q2t9rLwYp7Nf1c8Hs4ZgEa"
 _NAME = fields.String(validate=validate.Length(min=1, max=64), metadata={
@@ -31,6 +31,7 @@ class RegisterPasskeySchema(_Strict):
         "format": "password", "description": "Needed unless the session signed in within "
                                              "security.reauth_window"})
     code = _code()
+    passkey = step_up_passkey()
 
 
 class RenamePasskeySchema(_Strict):
@@ -43,6 +44,7 @@ class RemovePasskeySchema(_Strict):
         "format": "password", "description": "Needed unless the session signed in within "
                                              "security.reauth_window"})
     code = _code()
+    passkey = step_up_passkey()
 
 
 class MfaPasskeyOptionsSchema(_Strict):

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from handlers.schemas.fields import DateOfBirth, Email, Name, Password, PhoneNumber
+from handlers.schemas.mfa import step_up_passkey
 from models.user_listing import LISTING_SORTS
 from models.users import ROLES
 
@@ -94,6 +95,7 @@ class ProfileUpdateSchema(_ProfileFieldsSchema):
         "Required when `email` changes (a stolen access token alone cannot move the "
         "account); not checked otherwise"))
     code = _step_up_code()
+    passkey = step_up_passkey()
 
 
 class DeactivateMeSchema(_Strict):
@@ -101,6 +103,7 @@ class DeactivateMeSchema(_Strict):
 
     currentPassword = _current_password()
     code = _step_up_code()
+    passkey = step_up_passkey()
 
 
 _ADMIN_PROOF_DOC = (
@@ -123,6 +126,7 @@ class AdminStepUpSchema(_Strict):
 
     currentPassword = _current_password(required=False, description=_ADMIN_PROOF_DOC)
     code = _admin_code()
+    passkey = step_up_passkey()
 
 
 class AdminUpdateSchema(_ProfileFieldsSchema):
@@ -136,12 +140,14 @@ class AdminUpdateSchema(_ProfileFieldsSchema):
     currentPassword = _current_password(required=False, description=(
         "Only when `role`, `isActive` or `email` is sent. " + _ADMIN_PROOF_DOC))
     code = _admin_code()
+    passkey = step_up_passkey()
 
 
 class ChangePasswordSchema(_Strict):
     currentPassword = _current_password()
     newPassword = Password(required=True)
     code = _step_up_code()
+    passkey = step_up_passkey()
 
 
 class ListUsersQuerySchema(_Strict):

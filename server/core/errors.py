@@ -273,8 +273,8 @@ class ReauthRequired(Unauthorized):
     """A sensitive change by an account with a second factor, long after its sign-in."""
 
     code = "REAUTH_REQUIRED"
-    message = ("Recent authentication required: add a current `code`, or confirm with "
-               "POST /auth/reauth")
+    message = ("Recent authentication required: add a current `code` (or a `passkey` "
+               "assertion), or confirm with POST /auth/reauth")
 
 
 class MfaCodeIncorrect(BadRequest):

@@ -43,7 +43,7 @@ async def passwordless_options(db: Any, config: Config, clock: Clock) -> dict[st
                                                     clock())
 
 
-async def _checked(db: Any, config: Config, user: User, credential: dict[str, Any],
+async def checked(db: Any, config: Config, user: User, credential: dict[str, Any],
                    challenge: bytes, *, require_uv: bool) -> tuple[Passkey, Any]:
     """The user's passkey the assertion names, and the verified assertion. Raises Refused."""
     passkey = await user_passkeys.find(db, user.id, str(credential.get("id", "")))
@@ -65,7 +65,7 @@ async def second_factor(db: Any, config: Config, account: lockout.AccountLedger,
         # Replayed, expired, or another sign-in's: refused.
         await webauthn_rp.use_up(db, challenge, "mfa", clock(), user_id=user.id,
                                  mfa_hash=hashed)
-        passkey, verified = await _checked(db, config, user, credential, challenge,
+        passkey, verified = await checked(db, config, user, credential, challenge,
                                            require_uv=False)
     except webauthn_rp.Refused:
         await lockout.settle_failure(account, clock, audit, "wrong_passkey")
@@ -128,7 +128,7 @@ async def _passwordless_signed(db: Any, config: Config, account: lockout.Account
                                clock: Clock, *, user_agent: str | None, ip: str | None,
                                audit: Audit) -> Started:
     try:
-        passkey, verified = await _checked(db, config, user, credential, challenge,
+        passkey, verified = await checked(db, config, user, credential, challenge,
                                            require_uv=True)
     except webauthn_rp.Refused:
         await account.release()

@@ -4,7 +4,8 @@ answer), list, rename, removal; adding and removing need a recent authentication
 A passkey outlives sessions and passwords (a password reset does not remove it), so adding
 one is as sensitive as removing one: both need the session to have signed in within
 security.reauth_window, or the current password in the request (and, for an account with
-TOTP, what server/services/step_up.py asks of any sensitive change).
+a factor, a code or a passkey assertion: what server/services/step_up.py asks of any
+sensitive change).
 """
 
 from __future__ import annotations
@@ -34,13 +35,14 @@ MAX_PASSKEYS = 10
 
 async def require_recent(db: Any, config: Config, mailer: Any, user: User, session_id: str,
                          current_password: str | None, code: str | None, clock: Clock,
-                         audit: Audit, action: str) -> None:
+                         audit: Audit, action: str, *,
+                         passkey: dict[str, Any] | None = None) -> None:
     """Adding or removing a passkey: a session authenticated within security.reauth_window,
-    or the right current password (plus a code for a TOTP account), checked under the
-    lockout as an admin's step-up is. Raises ReauthRequired, CurrentPasswordIncorrect,
-    MfaCodeIncorrect or AccountLocked."""
+    or the right current password (plus a code or a passkey assertion for an account with
+    a factor), checked under the lockout as an admin's step-up is. Raises ReauthRequired,
+    CurrentPasswordIncorrect, MfaCodeIncorrect, PasskeyRejected or AccountLocked."""
     await step_up.require_admin(db, config, mailer, user, session_id, current_password, code,
-                                clock, audit, action)
+                                clock, audit, action, passkey=passkey)
 
 
 async def registration_options(db: Any, config: Config, user: User,

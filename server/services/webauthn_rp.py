@@ -99,13 +99,14 @@ async def registration_options(db: Any, config: WebAuthnConfig, user_id: str, em
 
 async def authentication_options(db: Any, config: WebAuthnConfig, purpose: str,
                                  allowed: list[str], now: datetime, *,
-                                 user_id: str | None = None,
-                                 mfa_hash: str | None = None) -> dict[str, Any]:
+                                 user_id: str | None = None, mfa_hash: str | None = None,
+                                 session_id: str | None = None) -> dict[str, Any]:
     """PublicKeyCredentialRequestOptions (JSON): `allowed` credentials (empty: discoverable,
     the authenticator offers the accounts it holds for this site)."""
     options = generate_authentication_options(
         rp_id=config.rp_id, timeout=TIMEOUT_MS, allow_credentials=_descriptors(allowed),
-        challenge=await _new_challenge(db, purpose, now, user_id=user_id, mfa_hash=mfa_hash),
+        challenge=await _new_challenge(db, purpose, now, user_id=user_id, mfa_hash=mfa_hash,
+                                       session_id=session_id),
         user_verification=UserVerificationRequirement.REQUIRED if purpose == "passwordless"
         else UserVerificationRequirement.PREFERRED)
     return json.loads(options_to_json(options))  # type: ignore[no-any-return]

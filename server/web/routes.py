@@ -70,6 +70,9 @@ def routes() -> list[Route]:
               mfa.regenerate_recovery_codes),
         Route("POST", f"{AUTH_PREFIX}/mfa/verify", mfa.verify, CREDENTIALS),
         Route("POST", f"{AUTH_PREFIX}/reauth", mfa.reauth, CREDENTIALS),
+        # Stores a challenge per call, and its answer is a step-up credential.
+        Route("POST", f"{AUTH_PREFIX}/reauth/passkey/options", passkeys.reauth_options,
+              CREDENTIALS),
         # Passkeys: the answers are credentials (and removal takes a password); the
         # anonymous options routes store a challenge each, so they spend the budget too.
         Route("POST", f"{pk}/register/options", passkeys.register_options),

@@ -63,7 +63,7 @@ class TestFuzzTheWholeApi:
         code, output = await run_schemathesis(base_url, config)
         tail = output[-6000:]
         assert code == 0, tail
-        assert "Selected: 41/41" in output, tail  # 22+JWKS+3 OAuth+6 MFA+1 reset+8 passkey
+        assert "Selected: 42/42" in output, tail  # 22+JWKS+3 OAuth+6 MFA+1 reset+9 passkey
         generated = re.search(r"(\d+) generated", output)
         assert generated is not None, tail
         assert 300 <= int(generated.group(1)) <= 2000, tail

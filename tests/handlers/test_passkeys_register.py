@@ -12,7 +12,7 @@ import pytest
 
 from server.core.config import Config
 from tests._app import Clock, bearer
-from tests.handlers._auth import PASSWORD, clocked_client, db_of, register
+from tests.handlers._auth import AUTH, PASSWORD, clocked_client, db_of, register
 from tests.handlers._mfa import Client
 from tests.handlers._passkeys import (
     PASSKEYS,
@@ -152,19 +152,26 @@ class TestRecentAuthentication:
                                                  currentPassword=PASSWORD)
         assert status == 200, body
 
-    async def test_removing_long_after_sign_in_needs_the_password(
+    async def test_removing_long_after_sign_in_needs_the_password_and_a_passkey(
             self, ada: tuple[Client, Clock, str]) -> None:
         client, clock, access = ada
-        added = await add_passkey(client, access, SoftAuthenticator())
+        keys = SoftAuthenticator()
+        added = await add_passkey(client, access, keys)
         clock.advance(LATER)
         path = f"{PASSKEYS}/{added['id']}"
         resp = await client.delete(path, headers=bearer(access), json={})
         assert (resp.status, (await resp.json())["code"]) == (401, "REAUTH_REQUIRED")
-        resp = await client.delete(path, headers=bearer(access),
-                                   json={"currentPassword": "Wr0ng!Passw0rd"})
-        assert resp.status == 400
+        # A passkey is a factor: the password alone is no longer enough (issue 16 item 5).
         resp = await client.delete(path, headers=bearer(access),
                                    json={"currentPassword": PASSWORD})
+        assert (resp.status, (await resp.json())["code"]) == (401, "REAUTH_REQUIRED")
+        options = (await post(client, f"{AUTH}/reauth/passkey/options", {}, access))[1]
+        answer = keys.get(options["data"]["publicKey"])
+        resp = await client.delete(path, headers=bearer(access), json={
+            "currentPassword": "Wr0ng!Passw0rd", "passkey": answer})
+        assert (resp.status, (await resp.json())["code"]) == (400, "CURRENT_PASSWORD_INCORRECT")
+        resp = await client.delete(path, headers=bearer(access), json={
+            "currentPassword": PASSWORD, "passkey": answer})
         assert resp.status == 200, await resp.json()
 
     async def test_another_users_passkey_cannot_be_renamed_or_removed(

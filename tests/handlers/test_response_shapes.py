@@ -189,6 +189,10 @@ async def _passkey_routes(walk: Walk) -> None:
     path = f"{PASSKEYS}/{added['data']['passkey']['id']}"
     await walk.call("PATCH", f"{PASSKEYS}/{{id}}", 200, hopper.token, path=path,
                     json={"name": "Desk"})
+    options = await walk.call("POST", f"{AUTH}/reauth/passkey/options", 200, hopper.token,
+                              json={})
+    await walk.call("POST", f"{AUTH}/reauth", 200, hopper.token, json={
+        "password": PASSWORD, "passkey": keys.get(options["data"]["publicKey"])})
     await walk.call("DELETE", f"{PASSKEYS}/{{id}}", 200, hopper.token, path=path,
                     json={"currentPassword": PASSWORD})
 

@@ -52,6 +52,7 @@ BODIES: dict[tuple[str, str], Any] = {
     ("DELETE", "/api/v1/auth/mfa/totp"): {"currentPassword": PASSWORD, "code": "123456"},
     ("POST", "/api/v1/auth/mfa/recovery-codes/regenerate"): {},
     ("POST", "/api/v1/auth/reauth"): {"password": PASSWORD},
+    ("POST", "/api/v1/auth/reauth/passkey/options"): {},
     ("DELETE", "/api/v1/users/{id}/mfa"): None,
     ("POST", "/api/v1/auth/mfa/passkeys/register/options"): {},
     ("POST", "/api/v1/auth/mfa/passkeys/register/verify"): {"credential": {}},

@@ -40,7 +40,9 @@ def test_the_credential_routes_of_the_contract() -> None:
         ("POST", f"{AUTH_PREFIX}/mfa/passkeys/register/verify"),
         ("DELETE", f"{AUTH_PREFIX}/mfa/passkeys/{{id}}"),
         ("POST", f"{AUTH_PREFIX}/mfa/passkeys/authenticate/options"),
-        ("POST", f"{AUTH_PREFIX}/passkeys/options"), ("POST", f"{AUTH_PREFIX}/passkeys/verify")} | {
+        ("POST", f"{AUTH_PREFIX}/passkeys/options"), ("POST", f"{AUTH_PREFIX}/passkeys/verify"),
+        # The step-up's passkey options: a challenge stored per call, its answer a credential.
+        ("POST", f"{AUTH_PREFIX}/reauth/passkey/options")} | {
         # Issue 15: client secrets and tokens are guessed at introspection and revocation.
         ("POST", f"{API_PREFIX}/oauth/introspect"), ("POST", f"{API_PREFIX}/oauth/revoke")}
 
