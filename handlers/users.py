@@ -145,7 +145,7 @@ class UsersHandler:
         await step_up.require_recent(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                      ctx.session_id, request[DATA].get("code"), app[CLOCK],
                                      request[AUDIT], passkey=request[DATA].get("passkey"))
-        await users.deactivate_self(app[DB], app[CONFIG], ctx.user,
+        await users.deactivate_self(app[DB], app[CONFIG], app[MAILER], ctx.user,
                                     request[DATA]["currentPassword"], request[NOW],
                                     request[AUDIT])
         return respond(request, message="Account deactivated successfully")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -20,7 +21,7 @@ from models import sessions, user_credentials, users
 from models.outbox import Guard
 from models.users import User
 from server.core.config import Config
-from server.core.errors import CurrentPasswordIncorrect, InvalidToken
+from server.core.errors import BadCredentials, CurrentPasswordIncorrect, InvalidToken
 from server.mail.messages import (
     email_change_email,
     email_change_requested_notice,
@@ -28,18 +29,33 @@ from server.mail.messages import (
     password_changed_notice,
 )
 from server.observability.audit import Audit
-from server.security import hash_password, new_token, token_hash, verify_password
+from server.security import hash_password, new_token, token_hash
+from server.services import lockout
 from server.services.auth import VERIFICATION_TTL
 
 
-async def check_password(config: Config, user: User, password: str, audit: Audit,
-                         action: str) -> None:
+async def check_password(db: Any, config: Config, mailer: Any, user: User, password: str,
+                         now: datetime, audit: Audit, action: str) -> None:
     """Raises CurrentPasswordIncorrect (and logs `<action>_failed`) unless `password` is the
-    user's current password."""
-    if not await verify_password(password, user.password_hash or None,
-                                 config.security.bcrypt_rounds):
-        audit.event(f"{action}_failed", userId=user.id, reason="wrong_current")
-        raise CurrentPasswordIncorrect()
+    user's current password. Checked as a login's password is, holding one of the account's
+    attempt slots: a wrong one is a failed attempt (the account locks at the limit; then
+    AccountLocked), so a stolen access token cannot be turned into unlimited guesses."""
+    def clock() -> datetime:  # the request's one reading
+        return now
+
+    account = lockout.AccountLedger(db, user.email, secrets.token_hex(8), config.security,
+                                    mailer)
+    async with lockout.released_if_dead(account):
+        if not await lockout.take_slot(account, clock, config, audit) \
+                or account.user is None or account.user.id != user.id:
+            raise InvalidToken()  # the account changed its email or went meanwhile
+        try:
+            await lockout.check_password(account, password, account.user.password_hash,
+                                         clock, config, audit, f"{action}_wrong_current")
+        except BadCredentials:
+            audit.event(f"{action}_failed", userId=user.id, reason="wrong_current")
+            raise CurrentPasswordIncorrect() from None
+        await account.release()
 
 
 async def change_password(db: Any, config: Config, mailer: Any, user: User, session_id: str,
@@ -48,7 +64,7 @@ async def change_password(db: Any, config: Config, mailer: Any, user: User, sess
     session and void every mailed link; mail the account a notice. Raises
     CurrentPasswordIncorrect, or InvalidToken when this session ended or the credentials
     changed while the passwords were being hashed."""
-    await check_password(config, user, current, audit, "password_change")
+    await check_password(db, config, mailer, user, current, now, audit, "password_change")
     new_hash = await hash_password(new, config.security.bcrypt_rounds)
     if not await user_credentials.set_password(db, user, new_hash, session_id, now):
         raise InvalidToken()
@@ -68,7 +84,7 @@ async def request_email_change(db: Any, config: Config, mailer: Any, user: User,
     address (a notice to its owner when it is taken) and a notice to the current one.
     Raises CurrentPasswordIncorrect, or InvalidToken when this session ended or the
     credentials changed meanwhile."""
-    await check_password(config, user, current, audit, "email_change")
+    await check_password(db, config, mailer, user, current, now, audit, "email_change")
     token = new_token()
     hashed = token_hash(token)
     taken = await users.find_by_email(db, new_email) is not None

@@ -131,12 +131,12 @@ async def _write(db: Any, config: Config, mailer: Any, target: User,
     return updated
 
 
-async def deactivate_self(db: Any, config: Config, user: User, current: str, now: datetime,
-                          audit: Audit) -> None:
+async def deactivate_self(db: Any, config: Config, mailer: Any, user: User, current: str,
+                          now: datetime, audit: Audit) -> None:
     """Check the current password, then deactivate the signed-in user's account and end all
     its sessions (which bumps its credential version: a login in flight cannot add one).
     Raises CurrentPasswordIncorrect or LastAdmin."""
-    await check_password(config, user, current, audit, "deactivation")
+    await check_password(db, config, mailer, user, current, now, audit, "deactivation")
     # A user an admin deleted meanwhile has nothing left to deactivate: still a success.
     with contextlib.suppress(UserNotFound):
         await last_admin.update_user(db, user.id, {"isActive": False}, now)
