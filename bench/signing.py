@@ -60,6 +60,7 @@ async def rounds(targets: dict[str, Process], tokens: dict[str, str], seconds: f
 
 
 async def run(seconds: float, count: int, connections: int) -> str:
+    at_start = machine.describe()  # its load average is the one before the run
     db = EmbeddedDb(":memory:")
     uri = db.start()
     targets = services(uri)
@@ -85,7 +86,7 @@ async def run(seconds: float, count: int, connections: int) -> str:
                    ratio >= TARGET if ratio else None)]
     text = "\n".join([
         f"Gatehouse signing benchmark, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-        f"Machine: {machine.describe()}",
+        f"Machine: {at_start}",
         f"Load: wrk -t1 -c{connections} --latency, one bearer token per service (a client "
         "sends the same token for its lifetime). Load average at the end: "
         + ", ".join(f"{x:.2f}" for x in os.getloadavg()),
