@@ -13,12 +13,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 import yaml
+from pymongo import MongoClient
 
 from server.runtime.embedded_db import free_port
 from tests.conftest import ROOT, TEST_CONFIG
@@ -196,3 +197,22 @@ def alive(pid: int) -> bool:
     with contextlib.suppress(OSError):
         return status.read_text().split(")")[-1].split()[0] != "Z"
     return True
+
+
+@contextlib.contextmanager
+def service_pool(mongo_uri: str) -> Iterator[tuple[list[Service], set[str]]]:
+    """The services a test starts and the databases they use on the session's server: all
+    killed and dropped afterwards, whatever happened (for `make_service` fixtures)."""
+    services: list[Service] = []
+    names: set[str] = set()
+    try:
+        yield services, names
+    finally:
+        for service in services:
+            service.close()
+        client: MongoClient[Any] = MongoClient(mongo_uri, serverSelectionTimeoutMS=2000)
+        try:
+            for name in names:
+                client.drop_database(name)
+        finally:
+            client.close()

@@ -14,9 +14,8 @@ from typing import Any
 
 import jwt
 import pytest
-from pymongo import MongoClient
 
-from tests._process import Service, get, run_cli, write_config
+from tests._process import Service, get, run_cli, service_pool, write_config
 
 PASSWORD = "Str0ng!Passw0rd"
 MakeService = Callable[..., Service]
@@ -27,29 +26,17 @@ def make_service(tmp_path: Path, mongo_uri: str) -> Iterator[MakeService]:
     """`make_service(database, workers=2, **sections)`: a run.py service on `database` of the
     session's database server (services given one name share it); all killed and their
     databases dropped afterwards."""
-    services: list[Service] = []
-    names: set[str] = set()
+    with service_pool(mongo_uri) as (services, names):
+        def build(database: str, workers: int = 2, **sections: Any) -> Service:
+            names.add(database)
+            config = write_config(tmp_path / f"config-{len(services)}.yaml",
+                                  mongodb={"uri": mongo_uri, "database": database},
+                                  metrics={"token": ""}, **sections)
+            services.append(Service(tmp_path, config, workers))
+            services[-1].config_path = config  # type: ignore[attr-defined]
+            return services[-1]
 
-    def build(database: str, workers: int = 2, **sections: Any) -> Service:
-        names.add(database)
-        config = write_config(tmp_path / f"config-{len(services)}.yaml",
-                              mongodb={"uri": mongo_uri, "database": database},
-                              metrics={"token": ""}, **sections)
-        services.append(Service(tmp_path, config, workers))
-        services[-1].config_path = config  # type: ignore[attr-defined]
-        return services[-1]
-
-    try:
         yield build
-    finally:
-        for service in services:
-            service.close()
-        client: MongoClient[Any] = MongoClient(mongo_uri, serverSelectionTimeoutMS=2000)
-        try:
-            for name in names:
-                client.drop_database(name)
-        finally:
-            client.close()
 
 
 def fresh_database() -> str:

@@ -18,10 +18,9 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from pymongo import MongoClient
 
 from tests._app import bearer
-from tests._process import Service, alive, get, wait_for, write_config
+from tests._process import Service, alive, get, service_pool, wait_for, write_config
 
 pytestmark = pytest.mark.process
 
@@ -32,32 +31,21 @@ MakeService = Callable[..., Service]
 def make_service(tmp_path: Path, mongo_uri: str) -> Iterator[MakeService]:
     """Services on the session's database server, each on a fresh database; all killed and
     dropped afterwards, whatever happened."""
-    services: list[Service] = []
-    names: list[str] = []
+    with service_pool(mongo_uri) as (services, names):
+        def build(workers: int = 2, **sections: dict[str, Any]) -> Service:
+            name = f"gh_proc_{uuid.uuid4().hex[:12]}"
+            names.add(name)
+            mongodb = {"uri": mongo_uri, "database": name, **sections.pop("mongodb", {})}
+            # The shipped default: no metrics.token, so the metrics listener is anonymous.
+            metrics = {"token": "", **sections.pop("metrics", {})}
+            config = write_config(
+                tmp_path / f"config-{len(services)}.yaml", mongodb=mongodb, metrics=metrics,
+                **sections
+            )
+            services.append(Service(tmp_path, config, workers))
+            return services[-1]
 
-    def build(workers: int = 2, **sections: dict[str, Any]) -> Service:
-        names.append(f"gh_proc_{uuid.uuid4().hex[:12]}")
-        mongodb = {"uri": mongo_uri, "database": names[-1], **sections.pop("mongodb", {})}
-        # The shipped default: no metrics.token, so the metrics listener is anonymous.
-        metrics = {"token": "", **sections.pop("metrics", {})}
-        config = write_config(
-            tmp_path / f"config-{len(services)}.yaml", mongodb=mongodb, metrics=metrics,
-            **sections
-        )
-        services.append(Service(tmp_path, config, workers))
-        return services[-1]
-
-    try:
         yield build
-    finally:
-        for service in services:
-            service.close()
-        client: MongoClient[Any] = MongoClient(mongo_uri, serverSelectionTimeoutMS=2000)
-        try:
-            for name in names:
-                client.drop_database(name)
-        finally:
-            client.close()
 
 
 def ready_workers(service: Service, without: Collection[int] = (), count: int = 2) -> set[int]:
