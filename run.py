@@ -193,6 +193,17 @@ def _keys(args: argparse.Namespace) -> int:
     return _outcome_command(args, lambda live: keys_command(live, args.action, args.kid))
 
 
+def _take_kid(args_in: list[str]) -> str | None:
+    """Remove and return the word after `revoke`: a kid is base64url, so it may begin with
+    "-", which argparse would read as an option."""
+    if "revoke" not in args_in:
+        return None
+    at = args_in.index("revoke") + 1
+    if at < len(args_in) and args_in[at] not in ("-h", "--help", "--config"):
+        return args_in.pop(at)
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_in = list(sys.argv[1:] if argv is None else argv)
     command = "serve"
@@ -201,7 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     elif args_in and not args_in[0].startswith("-"):
         return _fail(f"unknown command {args_in[0]!r}: expected one of {', '.join(COMMANDS)}")
     parser = _parser(command)
+    kid = _take_kid(args_in) if command == "keys" else None
     args = parser.parse_args(args_in)
+    if kid is not None:
+        args.kid = kid
     if command == "create-admin":
         _check_admin_flags(parser, args)
     if command == "keys" and (args.action == "revoke") != (args.kid is not None):

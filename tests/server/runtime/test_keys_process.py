@@ -105,3 +105,15 @@ def test_hs256_has_no_keys_to_rotate(make_service: MakeService) -> None:  # noqa
     done = run_cli("keys", "rotate", "--config", str(service.config_path))  # type: ignore[attr-defined]
     assert done.returncode == 1
     assert "HS256" in done.stdout
+
+
+def test_a_kid_that_starts_with_a_dash_is_a_kid(make_service: MakeService) -> None:  # noqa: F811
+    # A kid is a base64url thumbprint: 1 in 64 begins with "-" (seen in a CI run, where
+    # argparse took it for an option and `keys revoke` failed with a usage error).
+    service = make_service(fresh_database(), workers=1, jwt={"algorithm": "EdDSA"})
+    from tests._process import run_cli
+
+    done = run_cli("keys", "revoke", "-iBUgjay24VA0fXPVrMLGl42f9EHJnRESIY1zfTO_jA",
+                   "--config", str(service.config_path))  # type: ignore[attr-defined]
+    assert done.returncode == 1, done.stderr
+    assert "no key -iBUgjay24VA0fXPVrMLGl42f9EHJnRESIY1zfTO_jA" in done.stdout
