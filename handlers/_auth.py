@@ -12,13 +12,8 @@ from aiohttp import web
 
 from handlers.openapi.decorators import bearer_auth
 from models.users import User, find_by_session
-from server.core.errors import (
-    AppError,
-    Forbidden,
-    InvalidToken,
-    MfaEnrolmentRequired,
-    TokenMissing,
-)
+from server.core.errors import AppError, Forbidden, InvalidToken, TokenMissing
+from server.core.factor_errors import MfaEnrolmentRequired
 from server.core.keys import CLIENT_IP, CLOCK, CONFIG, LOG_PATH, NOW, REQUEST_ID, USER_ID
 from server.db import DB
 from server.observability.logs import security_event

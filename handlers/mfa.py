@@ -18,6 +18,8 @@ from server.core.errors import (
     AccountLocked,
     BadCredentials,
     CurrentPasswordIncorrect,
+)
+from server.core.factor_errors import (
     InvalidMfaCode,
     InvalidMfaToken,
     InvalidPasskey,

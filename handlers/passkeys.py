@@ -15,10 +15,8 @@ from handlers.openapi.respond import respond
 from handlers.schemas import passkeys as schemas
 from handlers.schemas import responses as out
 from handlers.schemas.auth import EmptySchema
-from server.core.errors import (
-    AccountDeactivated,
-    AccountLocked,
-    CurrentPasswordIncorrect,
+from server.core.errors import AccountDeactivated, AccountLocked, CurrentPasswordIncorrect
+from server.core.factor_errors import (
     InvalidMfaToken,
     InvalidPasskey,
     MfaCodeIncorrect,

@@ -33,11 +33,9 @@ from server.core.errors import (
     EmailTaken,
     InvalidId,
     LastAdmin,
-    MfaCodeIncorrect,
-    PasskeyRejected,
-    ReauthRequired,
     UserNotFound,
 )
+from server.core.factor_errors import MfaCodeIncorrect, PasskeyRejected, ReauthRequired
 from server.core.keys import CLOCK, CONFIG, DATA, NOW
 from server.db import DB
 from server.http.request import AUDIT

@@ -31,11 +31,11 @@ from server.core.errors import (
     Forbidden,
     InvalidClient,
     InvalidToken,
-    MfaEnrolmentRequired,
     TokenExpired,
     TokenMissing,
     ValidationFailed,
 )
+from server.core.factor_errors import MfaEnrolmentRequired
 from server.core.http import AUTH_PREFIX
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -20,6 +20,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
 from marshmallow import RAISE, Schema
 
+import server.core.factor_errors  # noqa: F401 - its classes are in all_error_classes() only once loaded
 from handlers.openapi.decorators import (
     BEARER,
     CLIENT_BASIC,

@@ -19,7 +19,8 @@ from models.mfa_challenges import Challenge
 from models.user_mfa import Factors
 from models.users import User
 from server.core.config import Config
-from server.core.errors import AccountDeactivated, InvalidMfaCode, InvalidMfaToken
+from server.core.errors import AccountDeactivated
+from server.core.factor_errors import InvalidMfaCode, InvalidMfaToken
 from server.mail.messages import recovery_code_used_notice
 from server.observability.audit import Audit
 from server.security import token_hash

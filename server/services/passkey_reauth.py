@@ -16,7 +16,7 @@ from typing import Any
 from models import user_passkeys
 from models.users import User
 from server.core.config import Config
-from server.core.errors import InvalidPasskey, PasskeyNotFound
+from server.core.factor_errors import InvalidPasskey, PasskeyNotFound
 from server.observability.audit import Audit
 from server.services import lockout, passkey_signin, webauthn_rp
 from server.services.lockout import Clock

@@ -17,7 +17,8 @@ from models import mfa_challenges, user_passkeys, users
 from models.user_passkeys import Passkey
 from models.users import User
 from server.core.config import Config
-from server.core.errors import AccountDeactivated, InvalidMfaToken, InvalidPasskey
+from server.core.errors import AccountDeactivated
+from server.core.factor_errors import InvalidMfaToken, InvalidPasskey
 from server.observability.audit import Audit
 from server.security import token_hash
 from server.services import auth, lockout, webauthn_rp

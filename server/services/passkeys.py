@@ -17,7 +17,7 @@ from models import user_passkeys
 from models.user_passkeys import Passkey
 from models.users import User
 from server.core.config import Config
-from server.core.errors import (
+from server.core.factor_errors import (
     PasskeyChallengeInvalid,
     PasskeyLimitReached,
     PasskeyNotFound,

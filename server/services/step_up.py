@@ -26,12 +26,10 @@ from typing import Any
 from models import user_mfa
 from models.users import User
 from server.core.config import Config
-from server.core.errors import (
-    BadCredentials,
-    CurrentPasswordIncorrect,
+from server.core.errors import BadCredentials, CurrentPasswordIncorrect, InvalidToken
+from server.core.factor_errors import (
     InvalidMfaCode,
     InvalidPasskey,
-    InvalidToken,
     MfaCodeIncorrect,
     MfaNotEnabled,
     PasskeyRejected,

@@ -15,7 +15,7 @@ from typing import Any
 from models import user_mfa as mfa
 from models.users import User
 from server.core.config import Config
-from server.core.errors import (
+from server.core.factor_errors import (
     MfaAlreadyEnabled,
     MfaCodeIncorrect,
     MfaNotEnabled,
