@@ -188,6 +188,7 @@ class AccessClaims:
     session_id: str
     token_id: str
     expires_at: int
+    issued_at: int
 
 
 def create_access_token(cfg: JwtConfig, *, user_id: str, email: str, role: str,
@@ -239,7 +240,7 @@ def decode_access_token(cfg: JwtConfig, token: str, now: datetime, *,
             or not (_ID.fullmatch(claims["sub"]) and _ID.fullmatch(claims["sid"])):
         raise InvalidToken()
     expires = _check_times(cfg, claims, now.timestamp())
-    verified = AccessClaims(*fields, expires_at=expires)
+    verified = AccessClaims(*fields, expires_at=expires, issued_at=claims["iat"])
     ring.cache.put(token, verified, kid, expires)
     return verified
 

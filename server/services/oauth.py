@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import jwt
-
 from models.users import User
 from server.core.config import Config, JwtConfig
 from server.core.errors import AppError
@@ -46,28 +44,24 @@ class Holding:
 
 
 def verify_access(cfg: JwtConfig, verifier: Verifier, token: str,
-                  now: datetime) -> tuple[AccessClaims, int] | None:
-    """The claims and `iat` of a valid access token, else None. The one place these routes
-    verify an access token: server.security.decode_access_token decides."""
+                  now: datetime) -> AccessClaims | None:
+    """The claims of a valid access token, else None. The one place these routes verify an
+    access token: server.security.decode_access_token decides."""
     try:
-        claims = decode_access_token(cfg, token, now, ring=verifier.ring, keys=verifier.keys)
+        return decode_access_token(cfg, token, now, ring=verifier.ring, keys=verifier.keys)
     except AppError:
         return None
-    # Already verified above; AccessClaims does not carry iat, so read it from the payload.
-    issued = jwt.decode(token, options={"verify_signature": False})["iat"]
-    return claims, int(issued)
 
 
 async def _as_access(db: Any, config: Config, verifier: Verifier, token: str,
                      now: datetime) -> Holding | None:
-    verified = verify_access(config.jwt, verifier, token, now)
-    if verified is None:
+    claims = verify_access(config.jwt, verifier, token, now)
+    if claims is None:
         return None
-    claims, issued = verified
     user = await sessions.live_user(db, claims.user_id, claims.session_id)
     if user is None:
         return None
-    return Holding(user, claims.session_id, ACCESS, issued, claims.expires_at)
+    return Holding(user, claims.session_id, ACCESS, claims.issued_at, claims.expires_at)
 
 
 async def _as_refresh(db: Any, config: Config, verifier: Verifier, token: str,
