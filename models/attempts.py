@@ -79,6 +79,18 @@ def reserve_update(attempt: str, now: datetime, rules: SecurityConfig) -> list[d
 RESERVATION_FIELDS = ("loginAttempts", "lockUntil", "loginPending", "loginFailedAt")
 
 
+def lockout_of(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The reservation fields of a document as read (None for a missing one)."""
+    return {name: doc.get(name) for name in RESERVATION_FIELDS}
+
+
+def is_quiet(doc: Mapping[str, Any]) -> bool:
+    """No failure counted, no lock, no check in flight: the state a login may check its
+    password in before taking a slot (server/services/lockout.py check_before_slot)."""
+    return not doc.get("loginAttempts") and doc.get("lockUntil") is None \
+        and not doc.get("loginPending")
+
+
 def read_fields(doc: Mapping[str, Any]) -> dict[str, Any]:
     """A filter matching a document whose reservation fields are still as in `doc` (None
     also matches a missing field); in models/filters.py's form, cheap to plan."""

@@ -3,13 +3,14 @@ slot in the sessions collection is known), remove sessions."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from pymongo import ReturnDocument
 
+from models.attempts import read_fields
 from models.filters import same
 from models.user_credentials import BUMP_VERSION, at_version
 from models.users import COLLECTION, User, object_id
@@ -24,7 +25,8 @@ class SessionAdded:
 async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
                       now: datetime, *, login: bool = False, new_hash: str | None = None,
                       attempt: str | None = None, version: int | None = None,
-                      seen: User | None = None) -> SessionAdded | None:
+                      seen: User | None = None,
+                      as_read: Mapping[str, Any] | None = None) -> SessionAdded | None:
     """Register a live session, keeping the newest `max_sessions`, and number it. With
     `login`, also reset the failure count, settle the login `attempt` and stamp lastLogin;
     `new_hash` upgrades the stored password hash. With `version`, only while the user's
@@ -33,7 +35,11 @@ async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
 
     `seen` is the user as the caller read it: if the document has not changed since, one
     update keyed by `_id` does it (a point lookup on every database; the embedded one scans
-    the collection for a findAndModify), and the result is `seen` plus this change."""
+    the collection for a findAndModify), and the result is `seen` plus this change.
+
+    `as_read` (with `seen`): the lockout fields a login read with `seen` before checking the
+    password without an attempt slot. Then only that one update is tried, also conditional
+    on those fields: None when anything changed (the caller takes a slot and comes back)."""
     changes: dict[str, Any] = {}
     if login:
         changes = {"loginAttempts": 0, "lockUntil": None, "lastLogin": now}
@@ -51,8 +57,8 @@ async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
         query["credentialVersion"] = at_version(version)
     if seen is not None:
         added = await _add_unchanged(db, query, update, seen, session_id, max_sessions,
-                                     changes)
-        if added is not None:
+                                     changes, as_read or {})
+        if added is not None or as_read is not None:
             return added
     # The serial comes from the document AFTER this atomic update: the embedded test database
     # may return an earlier state as BEFORE under concurrency, but its AFTER is exact.
@@ -64,14 +70,15 @@ async def add_session(db: Any, user_id: str, session_id: str, max_sessions: int,
 
 
 async def _add_unchanged(db: Any, query: dict[str, Any], update: dict[str, Any], seen: User,
-                         session_id: str, max_sessions: int,
-                         changes: dict[str, Any]) -> SessionAdded | None:
+                         session_id: str, max_sessions: int, changes: dict[str, Any],
+                         lockout: Mapping[str, Any]) -> SessionAdded | None:
     """The update, only while the document still holds what `seen` read (same serial, same
-    session list, same updatedAt: no profile write in between); None if it does not."""
+    session list, same updatedAt: no profile write in between; `lockout` as read, if given);
+    None if it does not."""
     # models/filters.py's form: the embedded database plans it without an index walk.
     condition = {**query, "sessionSerial": at_version(seen.session_serial),
                  "activeSessions": same(list(seen.active_sessions)),
-                 "updatedAt": same(seen.updated_at)}
+                 "updatedAt": same(seen.updated_at), **read_fields(lockout)}
     result = await db[COLLECTION].update_one(condition, update)
     if not result.modified_count:
         return None

@@ -11,7 +11,7 @@ in slot n % max_sessions (models/sessions.py), the slot of the session its start
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -200,28 +200,51 @@ async def find_by_session(db: Any, user_id: str, session_id: str) -> User | None
 RESERVE_TRIES = 8  # conditional writes lost to racing attempts before the atomic pipeline
 
 
+@dataclass(frozen=True, slots=True)
+class LoginRead:
+    """A user as a login read it, with the lockout fields of that read (models/attempts.py):
+    a later write conditional on them lands only if no attempt touched the account since."""
+
+    user: User
+    lockout: Mapping[str, Any]
+
+    def with_lockout(self, changes: Mapping[str, Any]) -> LoginRead:
+        after = {**self.lockout, **changes}
+        return LoginRead(replace(self.user, login_attempts=after.get("loginAttempts") or 0,
+                                 lock_until=after.get("lockUntil")), after)
+
+
+async def read_for_login(db: Any, email: str) -> LoginRead | None:
+    """The user of `email` and its lockout fields (one find); None for an unknown email."""
+    doc = await db[COLLECTION].find_one({"email": canonical_email(email)})
+    return None if doc is None else LoginRead(User.from_doc(doc), attempts.lockout_of(doc))
+
+
 async def reserve_login_attempt(db: Any, email: str, attempt: str, now: datetime,
-                                rules: SecurityConfig) -> tuple[User, Attempts] | None:
+                                rules: SecurityConfig, *, read: LoginRead | None = None
+                                ) -> tuple[User, Attempts] | None:
     """Take a login-attempt slot for `attempt` if one is free (models/attempts.py); the user
-    and where its count stands, or None for an unknown email. A read, then (if anything
-    changes) a write conditional on the fields read: two cheap commands on every database.
-    Attempts racing on one account make that write miss; after a few misses the atomic
-    pipeline update does it in one step."""
-    query = {"email": canonical_email(email)}
+    and where its count stands, or None for an unknown email. A read (or `read`, made just
+    before), then (if anything changes) a write conditional on the fields read: two cheap
+    commands on every database. Attempts racing on one account make that write miss; after a
+    few misses the atomic pipeline update does it in one step."""
     for _ in range(RESERVE_TRIES):
-        doc = await db[COLLECTION].find_one(query)
-        if doc is None:
-            return None
-        changes = attempts.reserve_fields(doc, attempt, now, rules)
+        if read is None:
+            read = await read_for_login(db, email)
+            if read is None:
+                return None
+        changes = attempts.reserve_fields(read.lockout, attempt, now, rules)
         if changes:
             written = await db[COLLECTION].update_one(
-                {"_id": doc["_id"], **attempts.read_fields(doc)}, {"$set": changes})
+                {"_id": object_id(read.user.id), **attempts.read_fields(read.lockout)},
+                {"$set": changes})
             if not written.modified_count:
+                read = None
                 continue
-            doc = {**doc, **changes}
-        return User.from_doc(doc), attempts.state_of(doc, attempt, now, rules)
+            read = read.with_lockout(changes)
+        return read.user, attempts.state_of(read.lockout, attempt, now, rules)
     doc = await db[COLLECTION].find_one_and_update(
-        query, attempts.reserve_update(attempt, now, rules),
+        {"email": canonical_email(email)}, attempts.reserve_update(attempt, now, rules),
         return_document=ReturnDocument.AFTER)
     return None if doc is None else (User.from_doc(doc),
                                      attempts.state_of(doc, attempt, now, rules))

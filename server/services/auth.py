@@ -13,6 +13,7 @@ from typing import Any
 from bson import ObjectId
 
 from models import sessions, user_credentials, users
+from models.attempts import is_quiet
 from models.outbox import Guard
 from models.users import User
 from server.core.config import Config
@@ -37,10 +38,11 @@ from server.security import (
 from server.services import auth_context, lockout, second_factor
 from server.services.auth_context import PASSWORD_AMR
 from server.services.lockout import Clock
-from server.services.second_factor import MfaChallenge
+from server.services.second_factor import MfaChallenge, has_factor
 from server.services.sessions import (
     Started,
     new_refresh_token,
+    start_login_as_read,
     start_session,
     store_session,
 )
@@ -131,20 +133,53 @@ async def login(db: Any, config: Config, mailer: Any, email: str, password: str,
     attempt = secrets.token_hex(8)
     account = lockout.AccountLedger(db, email, attempt, config.security, mailer)
     async with lockout.released_if_dead(account):
-        if await lockout.take_slot(account, clock, config, audit) and account.user:
-            return await _sign_in(db, config, account, account.user, password, clock,
-                                  user_agent=user_agent, ip=ip, audit=audit)
+        read = await account.look()
+        if read is not None and is_quiet(read.lockout) and not has_factor(read.user):
+            return await _sign_in_quiet(db, config, account, read, password, clock,
+                                        user_agent=user_agent, ip=ip, audit=audit)
+        if read is not None and await lockout.take_slot(account, clock, config, audit) \
+                and account.user:
+            matched = await lockout.check_password(account, password,
+                                                   account.user.password_hash, clock, config,
+                                                   audit, "wrong_password")
+            return await _sign_in(db, config, account, account.user, password, matched,
+                                  clock, user_agent=user_agent, ip=ip, audit=audit)
     await lockout.reject_unknown(db, config, email, password, attempt, clock, audit)
 
 
+async def _sign_in_quiet(db: Any, config: Config, account: lockout.AccountLedger,
+                         read: users.LoginRead, password: str, clock: Clock, *,
+                         user_agent: str | None, ip: str | None,
+                         audit: Audit) -> Started | MfaChallenge:
+    """The common login, on an account with no failure, lock or check in flight: the
+    password is checked before any slot is taken and the session starts with one write
+    conditional on the account being still as read (three commands in all). Whatever
+    touched the account meanwhile (another attempt, a reset, a profile write) sends the
+    login on through a slot, with the password already checked."""
+    user = read.user
+    matched = await lockout.check_before_slot(account, read, password, clock, config, audit,
+                                              "wrong_password")
+    if matched is Match.NFC and user.is_active \
+            and not needs_rehash(user.password_hash, config.security.bcrypt_rounds):
+        started = await start_login_as_read(db, config, read, clock(), user_agent=user_agent,
+                                            ip=ip, audit=audit)
+        if started is not None:
+            audit.event("login_succeeded", metric="login_ok", userId=user.id,
+                        sessionId=started.session_id, amr=list(PASSWORD_AMR))
+            return started
+    if not await lockout.take_slot(account, clock, config, audit):
+        raise BadCredentials()  # the account was deleted meanwhile
+    # `user` as read before the check: a session is added only while its credentials hold.
+    return await _sign_in(db, config, account, user, password, matched, clock,
+                          user_agent=user_agent, ip=ip, audit=audit)
+
+
 async def _sign_in(db: Any, config: Config, account: lockout.AccountLedger, user: User,
-                   password: str, clock: Clock, *, user_agent: str | None, ip: str | None,
-                   audit: Audit) -> Started | MfaChallenge:
-    """With an attempt slot held on `user`: check the password, then start a session (or
-    challenge for the second factor)."""
+                   password: str, matched: Match, clock: Clock, *, user_agent: str | None,
+                   ip: str | None, audit: Audit) -> Started | MfaChallenge:
+    """With an attempt slot held on `user` and its password right (`matched`): start a
+    session (or challenge for the second factor)."""
     sec = config.security
-    matched = await lockout.check_password(account, password, user.password_hash, clock,
-                                           config, audit, "wrong_password")
     if not user.is_active:
         # The password was right: this attempt must not count toward a lock (403 stays 403).
         await users.release_login_attempt(db, user.email, account.attempt, forget=True)

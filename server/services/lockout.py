@@ -48,7 +48,8 @@ class Ledger(Protocol):
 
 @dataclass(slots=True)
 class AccountLedger:
-    """The count on a user document; `reserve` also loads the user (None: unknown email)."""
+    """The count on a user document; `reserve` also loads the user (None: unknown email).
+    `look` reads the user first, and the first reservation then writes on that read."""
 
     db: Any
     email: str
@@ -56,14 +57,21 @@ class AccountLedger:
     rules: SecurityConfig
     mailer: Any = None  # tells the owner of a locked account
     user: User | None = None
+    read: users.LoginRead | None = None  # the look's read, until a reservation uses it
 
     @property
     def user_id(self) -> str | None:
         return self.user.id if self.user is not None else None
 
+    async def look(self) -> users.LoginRead | None:
+        self.read = await users.read_for_login(self.db, self.email)
+        self.user = self.read.user if self.read is not None else None
+        return self.read
+
     async def reserve(self, now: datetime) -> Attempts | None:
+        read, self.read = self.read, None
         found = await users.reserve_login_attempt(self.db, self.email, self.attempt, now,
-                                                  self.rules)
+                                                  self.rules, read=read)
         if found is None:
             return None
         self.user, state = found
@@ -172,6 +180,25 @@ async def check_password(ledger: Ledger, password: str, hashed: str | None, cloc
     if matched is not Match.NONE:
         return matched
     await settle_failure(ledger, clock, audit, reason)
+    raise BadCredentials()
+
+
+async def check_before_slot(account: AccountLedger, read: users.LoginRead, password: str,
+                            clock: Clock, config: Config, audit: Audit, reason: str) -> Match:
+    """Check the password of an account `read` quiet (no failure, lock or check in flight:
+    models/attempts.py is_quiet) before taking a slot, and say how it matched; the caller
+    starts the session only if the account is still as read, else takes a slot first.
+    A wrong password is answered only as a check holding a slot is: it waits for a slot
+    (AccountLocked while a lock runs), settles it as a failure and raises BadCredentials.
+    So however many guesses run at once, no more than max_login_attempts are answered 401,
+    and a right one among them wins only while nothing else has touched the account."""
+    matched = await match_password(password, read.user.password_hash,
+                                   config.security.bcrypt_rounds)
+    if matched is not Match.NONE:
+        return matched
+    if not await take_slot(account, clock, config, audit):
+        raise BadCredentials()  # the account was deleted meanwhile
+    await settle_failure(account, clock, audit, reason)
     raise BadCredentials()
 
 

@@ -32,13 +32,18 @@ class MfaChallenge:
     expires_at: datetime
 
 
+def has_factor(user: User) -> bool:
+    """Whether signing in as `user` takes a second factor after the password."""
+    return user.mfa_totp or user.passkeys > 0
+
+
 async def challenge(db: Any, account: lockout.AccountLedger, user: User,
                     now: datetime, audit: Audit) -> MfaChallenge | None:
     """With the right password checked and its attempt slot held: None when `user` has no
     second factor (the sign-in goes on), else a new challenge. The slot is given back
     uncounted, but the failures are NOT forgotten: only a completed sign-in resets them, or
     the password alone would buy unlimited code guesses."""
-    if not user.mfa_totp and not user.passkeys:  # read with the slot: no extra database work
+    if not has_factor(user):  # read with the slot: no extra database work
         return None
     token = new_token()
     expires = now + MFA_TOKEN_TTL

@@ -103,6 +103,24 @@ async def start_session(db: Any, config: Config, user_id: str, now: datetime, *,
     return Started(added.user, sid, token)
 
 
+async def start_login_as_read(db: Any, config: Config, read: users.LoginRead, now: datetime,
+                              *, user_agent: str | None, ip: str | None,
+                              audit: Audit | None = None) -> Started | None:
+    """The session of a login that checked the password on `read` without an attempt slot
+    (server/services/lockout.py check_before_slot): the user write lands only while the
+    account is exactly as read, lockout fields and credentials included. None when anything
+    changed meanwhile (nothing is written): the caller takes a slot and starts it then."""
+    sid, token = new_refresh_token(read.user.id)
+    added = await user_sessions.add_session(
+        db, read.user.id, sid, config.security.max_sessions, now, login=True,
+        version=read.user.credential_version, seen=read.user, as_read=read.lockout)
+    if added is None:
+        return None
+    await store_session(db, config, read.user.id, sid, token, added.serial, now,
+                        user_agent=user_agent, ip=ip, audit=audit)
+    return Started(added.user, sid, token)
+
+
 async def store_session(db: Any, config: Config, user_id: str, sid: str, token: str,
                         serial: int, now: datetime, *, user_agent: str | None, ip: str | None,
                         audit: Audit | None = None) -> None:
