@@ -10,6 +10,7 @@ them (no more wrong answers than the budget, a lock that holds).
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from typing import Any
 
@@ -50,28 +51,29 @@ async def no_orphans(client: Client, user_id: ObjectId) -> None:
     assert docs == set(user["activeSessions"]), "a session document outlived its session"
 
 
+async def lock(client: Client, config: Config, email: str, user_id: str) -> None:
+    """What five wrong guesses settled by other workers leave: a running lock."""
+    rules = config.security
+    for k in range(rules.max_login_attempts):
+        await users.reserve_login_attempt(db_of(client), email, f"x{k}", utcnow(), rules)
+        await users.fail_login_attempt(db_of(client), user_id, f"x{k}", utcnow(), rules)
+
+
 class TestWhileThePasswordIsChecked:
     async def test_a_lock_set_meanwhile_wins(self, make_client: Any, config: Config) -> None:
         client = await make_client(config)
-        rules = config.security
         for n in range(TRIALS):
             email, doc = await fresh_account(client, n)
             seconds = await login_seconds(client, email)
 
-            async def lock() -> None:
-                # What five wrong guesses settled by other workers leave: a running lock.
-                for k in range(rules.max_login_attempts):
-                    await users.reserve_login_attempt(db_of(client), email, f"x{k}", utcnow(),
-                                                      rules)
-                    await users.fail_login_attempt(db_of(client), str(doc["_id"]), f"x{k}",
-                                                   utcnow(), rules)
-
-            raced, _ = await login_during(client, email, lock, event_bcrypts=0,
-                                          seconds=seconds)
+            raced, _ = await login_during(client, email, functools.partial(
+                lock, client, config, email, str(doc["_id"])), event_bcrypts=0, seconds=seconds)
             assert raced.status == 423, raced.body
-            assert raced.access is None and raced.refresh is None
+            assert raced.access is None
+            assert raced.refresh is None
             after = await db_of(client).users.find_one({"_id": doc["_id"]})
-            assert after["lockUntil"] is not None and after["loginPending"] == []
+            assert after["lockUntil"] is not None
+            assert after["loginPending"] == []
             await no_orphans(client, doc["_id"])
 
     async def test_a_wrong_guess_meanwhile_sends_it_through_a_slot(
@@ -83,13 +85,14 @@ class TestWhileThePasswordIsChecked:
             # The guess spends one bcrypt, then takes a slot and settles its failure: inside
             # the right login's own bcrypt, so that login finds the account changed.
             raced, guessed = await login_during(
-                client, email, lambda e=email: status_of(client, e, WRONG),  # type: ignore[misc]
+                client, email, functools.partial(status_of, client, email, WRONG),
                 event_bcrypts=1, seconds=seconds)
             assert raced.status == 200, raced.body
             assert guessed == 401
             after = await db_of(client).users.find_one({"_id": doc["_id"]})
             assert after["loginPending"] == [], "a slot is still held"
-            assert after["lockUntil"] is None and after["loginAttempts"] <= 1
+            assert after["lockUntil"] is None
+            assert after["loginAttempts"] <= 1
             await no_orphans(client, doc["_id"])
 
 
@@ -102,13 +105,15 @@ class TestGuessesAroundTheRightPassword:
         right, *wrong = await asyncio.gather(
             status_of(client, email, PASSWORD), *(status_of(client, email, WRONG)
                                                    for _ in range(20)))
-        assert set(wrong) <= {401, 423} and right in (200, 423), (right, wrong)
+        assert set(wrong) <= {401, 423}, wrong
+        assert right in (200, 423), right
         if right == 423:  # the lock came first: exactly the budget was answered
             assert wrong.count(401) == budget, wrong
         else:  # a success restarts the count once: the budget before it and after it at most
             assert wrong.count(401) <= 2 * budget - 1, wrong
         after = await db_of(client).users.find_one({"_id": doc["_id"]})
-        assert after["loginAttempts"] == budget and after["lockUntil"] is not None
+        assert after["loginAttempts"] == budget
+        assert after["lockUntil"] is not None
         assert after["loginPending"] == []
         assert await status_of(client, email, PASSWORD) == 423
         await no_orphans(client, doc["_id"])
