@@ -1,5 +1,6 @@
 """`python -m bench.dbwork`: database commands and database CPU per login, register, refresh
-and current-user request, at low concurrency, on Gatehouse's own embedded database daemon.
+and current-user request, at low concurrency, on Gatehouse's own embedded database daemon
+(1 worker unless --workers says otherwise).
 
 A quick, steadier companion to `bench.against` for database work (not throughput): one
 service at 1 worker, bcrypt 12, a fixed number of requests per kind, the daemon's CPU
@@ -68,7 +69,7 @@ async def _measure(name: str, n: int, mongo: Any, db: EmbeddedDb,
 async def _run(args: argparse.Namespace) -> None:
     db = EmbeddedDb(":memory:")
     config = write_config(OUT / "dbwork.yaml", db.uri, DATABASE, limiter=False)
-    service = gatehouse("dbwork", config, 1)
+    service = gatehouse("dbwork", config, args.workers)
     db.start()
     try:
         service.start("/health/ready")
@@ -142,6 +143,7 @@ def main() -> None:
     parser.add_argument("--me", type=int, default=500)
     parser.add_argument("--concurrency", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1)
     asyncio.run(_run(parser.parse_args()))
 
 

@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import time
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -69,8 +70,11 @@ _PROBE_S = 0.02  # how often a wait for the first attempt looks at the driver's 
 
 def make_client(uri: str, timeout_s: float, pool_size: int,
                 **extra: Any) -> AsyncIOMotorClient:  # type: ignore[type-arg]
-    """A Motor client whose every wait is bounded, so an outage becomes a 503 quickly."""
+    """A Motor client whose every wait is bounded, so an outage becomes a 503 quickly. At most
+    `pool_size` connections, unless the URI sets maxPoolSize (the embedded database's does)."""
     ms = int(timeout_s * 1000)
+    if "maxpoolsize" not in _uri_options(uri):
+        extra["maxPoolSize"] = pool_size
     return AsyncIOMotorClient(
         uri,
         serverSelectionTimeoutMS=ms,
@@ -80,11 +84,16 @@ def make_client(uri: str, timeout_s: float, pool_size: int,
         # Caps a whole operation, retries included: pymongo retries a read once after a
         # socket timeout, so without it a hung server costs ~3x the timeout (contract: 3 s).
         timeoutMS=ms,
-        maxPoolSize=pool_size,
         tz_aware=True,
         appname="gatehouse",
         **extra,
     )
+
+
+def _uri_options(uri: str) -> set[str]:
+    """The names of the options in a MongoDB URI's query, lower-cased (they are
+    case-insensitive)."""
+    return {name.lower() for name in urllib.parse.parse_qs(urllib.parse.urlsplit(uri).query)}
 
 
 class CommandCounter(monitoring.CommandListener):
