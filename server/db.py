@@ -71,7 +71,7 @@ _PROBE_S = 0.02  # how often a wait for the first attempt looks at the driver's 
 def make_client(uri: str, timeout_s: float, pool_size: int,
                 **extra: Any) -> AsyncIOMotorClient:  # type: ignore[type-arg]
     """A Motor client whose every wait is bounded, so an outage becomes a 503 quickly. At most
-    `pool_size` connections, unless the URI sets maxPoolSize (the embedded database's does)."""
+    `pool_size` connections, unless the URI sets maxPoolSize (an operator's URI option wins)."""
     ms = int(timeout_s * 1000)
     if "maxpoolsize" not in _uri_options(uri):
         extra["maxPoolSize"] = pool_size

@@ -31,7 +31,6 @@ from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
 DAEMON = "secantusd-py"
-POOL_SIZE = 4  # connections per client (see EmbeddedDb.uri)
 LOG = logging.getLogger("gatehouse.embedded_db")
 
 
@@ -131,13 +130,7 @@ class EmbeddedDb:
         # prunes its table of retryable-write records (kept 30 min, up to 10,000) by a walk
         # over every record on each write, and sorts the whole table once it is full: 0.4 ms
         # more per write after 3,000 writes, 3 ms more after 9,000 (measured, SecantusDB 0.7).
-        # maxPoolSize: the daemon is one Python process that runs one command at a time, and
-        # each connection is a thread of its own: past a few connections per client they only
-        # contend. Measured (python -m bench.dbwork --workers 2 --concurrency 8 --accounts
-        # 64): database CPU per login 5.8-6.1 ms with pymongo's default 100 or our 50,
-        # 4.8-5.2 ms with 2 to 4. Over this URI, that option wins over mongodb.max_pool_size.
-        return (f"mongodb://127.0.0.1:{self.port}/?directConnection=true&retryWrites=false"
-                f"&maxPoolSize={POOL_SIZE}")
+        return f"mongodb://127.0.0.1:{self.port}/?directConnection=true&retryWrites=false"
 
     def start(self, timeout: float = 30.0) -> str:
         """Start the daemon and wait until it answers; returns its URI."""

@@ -1,12 +1,10 @@
-"""The Motor client's pool: mongodb.max_pool_size, unless the URI names its own maxPoolSize
-(the embedded database's URI does, server/runtime/embedded_db.py)."""
+"""The Motor client's pool: mongodb.max_pool_size, unless the URI names its own maxPoolSize."""
 
 from __future__ import annotations
 
 import pytest
 
 from server.db import make_client
-from server.runtime.embedded_db import POOL_SIZE, EmbeddedDb
 
 
 @pytest.mark.parametrize(("uri", "expected"), [
@@ -19,13 +17,5 @@ async def test_the_pool_size_a_uri_names_wins(uri: str, expected: int) -> None:
     client = make_client(uri, 1.0, 50)
     try:
         assert client.options.pool_options.max_pool_size == expected
-    finally:
-        client.close()
-
-
-async def test_the_embedded_databases_clients_keep_a_small_pool() -> None:
-    client = make_client(EmbeddedDb(":memory:", port=1).uri, 1.0, 50)
-    try:
-        assert client.options.pool_options.max_pool_size == POOL_SIZE < 50
     finally:
         client.close()
