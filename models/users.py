@@ -1,4 +1,5 @@
-"""The `users` collection: document shape, indexes and every query on it.
+"""The `users` collection: indexes and every query on it (the document's shape and the User
+record are in models/user_doc.py).
 
 A user document also lists the ids of its live sessions (`activeSessions`, newest last,
 capped at security.max_sessions), so authenticating a request is ONE indexed find_one by
@@ -11,7 +12,7 @@ in slot n % max_sessions (models/sessions.py), the slot of the session its start
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -22,6 +23,9 @@ from pymongo.errors import DuplicateKeyError
 
 from models import attempts
 from models.attempts import Attempts
+from models.user_doc import DEFAULT_PREFERENCES as DEFAULT_PREFERENCES  # re-exported
+from models.user_doc import User as User  # re-exported
+from models.user_doc import new_user_doc as new_user_doc  # re-exported
 from server.core.config import SecurityConfig
 from server.core.emails import canonical_email
 from server.core.errors import EmailTaken
@@ -31,7 +35,6 @@ COLLECTION = "users"
 # The fields holding a mailed link's token hash (an outbox guard names one of them).
 VERIFICATION_TOKEN, RESET_TOKEN = "emailVerificationToken", "passwordResetToken"
 PENDING_EMAIL_TOKEN = "pendingEmailToken"  # noqa: S105 - a field name (email change link)
-DEFAULT_PREFERENCES: dict[str, Any] = {"theme": "light", "notifications": True, "language": "en"}
 
 INDEXES = [
     # Emails are stored in their canonical form (server/core/emails.py) and compared as
@@ -59,64 +62,6 @@ INDEXES = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class User:
-    id: str
-    first_name: str
-    last_name: str
-    email: str
-    password_hash: str
-    role: str = "user"
-    is_active: bool = True
-    is_email_verified: bool = False
-    profile_picture: str | None = None
-    phone_number: str | None = None
-    date_of_birth: datetime | None = None
-    last_login: datetime | None = None
-    login_attempts: int = 0
-    lock_until: datetime | None = None
-    preferences: Mapping[str, Any] = field(default_factory=lambda: dict(DEFAULT_PREFERENCES))
-    active_sessions: tuple[str, ...] = ()
-    credential_version: int = 0
-    session_serial: int = 0  # sessions ever started (models/sessions.py slots)
-    pending_email: str | None = None  # asked for, not confirmed: never a sign-in identity
-    created_at: datetime | None = None
-    updated_at: datetime | None = None
-    mfa_totp: bool = False  # models/user_mfa.py: facts about the factors, never a secret
-    recovery_codes_left: int = 0
-    passkeys: int = 0  # models/user_passkeys.py: how many
-    session_auth: Mapping[str, Any] = field(default_factory=dict)  # services/auth_context
-
-    @classmethod
-    def from_doc(cls, doc: Mapping[str, Any]) -> User:
-        mfa = doc.get("mfa") or {}
-        return cls(
-            id=str(doc["_id"]), first_name=doc.get("firstName", ""),
-            last_name=doc.get("lastName", ""), email=doc["email"],
-            password_hash=doc.get("password", ""), role=doc.get("role", "user"),
-            is_active=doc.get("isActive", True),
-            is_email_verified=doc.get("isEmailVerified", False),
-            profile_picture=doc.get("profilePicture"), phone_number=doc.get("phoneNumber"),
-            date_of_birth=doc.get("dateOfBirth"), last_login=doc.get("lastLogin"),
-            login_attempts=doc.get("loginAttempts", 0), lock_until=doc.get("lockUntil"),
-            preferences={**DEFAULT_PREFERENCES, **(doc.get("preferences") or {})},
-            active_sessions=tuple(doc.get("activeSessions") or ()),
-            credential_version=doc.get("credentialVersion") or 0,
-            session_serial=doc.get("sessionSerial") or 0,
-            pending_email=doc.get("pendingEmail"),
-            created_at=doc.get("createdAt"), updated_at=doc.get("updatedAt"),
-            mfa_totp=mfa.get("totpSecret") is not None, passkeys=len(mfa.get("passkeys") or ()),
-            recovery_codes_left=len(mfa.get("recoveryCodes") or ()),
-            session_auth=dict(doc.get("sessionAuth") or {}))
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip()
-
-    def locked_at(self, now: datetime) -> bool:
-        return self.lock_until is not None and self.lock_until > now
-
-
 def object_id(user_id: str | ObjectId) -> ObjectId | None:
     """The ObjectId of a 24-hex id string, or None when it is not one."""
     if isinstance(user_id, ObjectId):
@@ -133,29 +78,6 @@ async def ensure_indexes(db: Any) -> None:
 
 def _maybe(doc: Mapping[str, Any] | None) -> User | None:
     return User.from_doc(doc) if doc else None
-
-
-def new_user_doc(*, first_name: str, last_name: str, email: str, password_hash: str,
-                 now: datetime, role: str = "user", first_session: str | None = None,
-                 **optional: Any) -> dict[str, Any]:
-    """A complete user document; `optional` takes phoneNumber, dateOfBirth, profilePicture,
-    isEmailVerified, preferences (API field names). With `first_session`, the user is
-    created with that session listed (its serial is 0)."""
-    doc: dict[str, Any] = {
-        "firstName": first_name, "lastName": last_name, "email": canonical_email(email),
-        "password": password_hash, "role": role, "isActive": True, "isEmailVerified": False,
-        "profilePicture": None, "phoneNumber": None, "dateOfBirth": None, "lastLogin": None,
-        "loginAttempts": 0, "lockUntil": None, "loginPending": [], "loginFailedAt": None,
-        "emailVerificationToken": None, "emailVerificationExpires": None,
-        "passwordResetToken": None, "passwordResetExpires": None, "pendingEmail": None,
-        "pendingEmailToken": None, "pendingEmailExpires": None,
-        "preferences": dict(DEFAULT_PREFERENCES), "activeSessions": [], "sessionSerial": 0,
-        "credentialVersion": 0, "createdAt": now, "updatedAt": now,
-    }
-    if first_session is not None:
-        doc.update(activeSessions=[first_session], sessionSerial=1)
-    doc.update(optional)
-    return doc
 
 
 async def insert_user(db: Any, doc: dict[str, Any]) -> User:

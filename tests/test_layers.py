@@ -16,6 +16,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("models",),
     ("server.observability",),
     ("server.signing",),
+    ("server.schema",),
     ("server.db", "server.security"),
     ("server.mail", "server.ratelimit", "server.http"),
     ("server.services",),
