@@ -8,45 +8,12 @@ import email.policy
 import re
 import socket
 import time
-import weakref
 from email import message_from_bytes
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP
-
-
-class _SinkController(Controller):
-    """aiosmtpd's Controller, keeping its sessions so stop() can close them first."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()
-
-    def factory(self) -> SMTP:
-        session = super().factory()
-        self.sessions.add(session)
-        return session
-
-    async def close_sessions(self) -> None:
-        """In the sink's loop: refuse new connections, then close every session's transport
-        until no task is left (a connection being accepted becomes a session first), so no
-        socket outlives the loop. Cancelling the tasks instead, as Controller.stop() does,
-        can drop an accepted socket whose task never started."""
-        if self.server is not None:
-            self.server.close()
-        current = asyncio.current_task()
-        deadline = time.monotonic() + 2
-        while time.monotonic() < deadline:
-            for session in list(self.sessions):
-                if session.transport is not None:
-                    session.transport.close()
-            if not any(task is not current for task in asyncio.all_tasks()):
-                break
-            await asyncio.sleep(0.005)
-        await asyncio.sleep(0)  # a closed transport frees its socket one loop turn later
 
 
 class SmtpSink:
@@ -62,28 +29,21 @@ class SmtpSink:
             probe.bind(("127.0.0.1", 0))
             self.port: int = probe.getsockname()[1]
         self.messages: list[EmailMessage] = []
-        self._controller: _SinkController | None = None
+        self._controller: Controller | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.messages.append(message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 OK"
 
     def start(self) -> None:
-        self._controller = _SinkController(self, hostname="127.0.0.1", port=self.port,
-                                           **self._options)
+        self._controller = Controller(self, hostname="127.0.0.1", port=self.port,
+                                      **self._options)
         self._controller.start()
 
     def stop(self) -> None:
-        """Close the open sessions, then stop. Controller.stop() alone cancels a session's
-        task and stops the loop at once: on Python 3.11 the loop can close before that
-        task closes its transport, and the socket's ResourceWarning then fails whichever
-        test the garbage collector next runs in (a client cut short mid-delivery, e.g. by
-        Mailer.stop() as an app's teardown, leaves such a session behind)."""
-        controller, self._controller = self._controller, None
-        if controller is not None:
-            asyncio.run_coroutine_threadsafe(controller.close_sessions(),
-                                             controller.loop).result(5)
-            controller.stop()
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
     def received_by(self, to: str) -> list[EmailMessage]:
         return [m for m in self.messages if m["To"] == to]
