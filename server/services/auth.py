@@ -164,9 +164,7 @@ async def _sign_in_quiet(db: Any, config: Config, account: lockout.AccountLedger
         started = await start_login_as_read(db, config, read, clock(), user_agent=user_agent,
                                             ip=ip, audit=audit)
         if started is not None:
-            audit.event("login_succeeded", metric="login_ok", userId=user.id,
-                        sessionId=started.session_id, amr=list(PASSWORD_AMR))
-            return started
+            return _succeeded(audit, started, PASSWORD_AMR)
     if not await lockout.take_slot(account, clock, config, audit):
         raise BadCredentials()  # the account was deleted meanwhile
     # `user` as read before the check: a session is added only while its credentials hold.
@@ -218,7 +216,12 @@ async def start_signed_in(db: Any, config: Config, account: lockout.AccountLedge
         raise
     if tuple(amr) != PASSWORD_AMR:  # a password sign-in is what an unrecorded session means
         await auth_context.record(db, started.user, started.session_id, amr, now)
-    audit.event("login_succeeded", metric="login_ok", userId=user.id,
+    return _succeeded(audit, started, amr)
+
+
+def _succeeded(audit: Audit, started: Started, amr: Sequence[str]) -> Started:
+    """Log a sign-in and say how it was made (`amr`) on its result."""
+    audit.event("login_succeeded", metric="login_ok", userId=started.user.id,
                 sessionId=started.session_id, amr=list(amr))
     return dataclasses.replace(started, amr=tuple(amr))
 
